@@ -142,3 +142,13 @@ type Collector struct {
 	Listen  string         `yaml:"listen"`
 	Options map[string]any `yaml:",inline"`
 }
+
+// TopicSpec is one topic the pipeline needs; `topology apply` creates the missing ones.
+type TopicSpec struct {
+	Name       string
+	Partitions int
+	// Compacted topics (state tables) get cleanup.policy=compact.
+	Compacted bool
+	// Purpose says why the topic exists, for `topology print` and logs: "cdc", "state", "dlq".
+	Purpose string
+}
