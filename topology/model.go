@@ -1,6 +1,11 @@
 // Package topology loads, validates and describes the one YAML file that defines a
-// streamhub pipeline: the Kafka connection, CDC tables, the view API and (in later
-// issues) sources, sinks and the collector.
+// streamhub pipeline: the Kafka connection, CDC tables, sources, sinks, the view API and
+// the event collector.
+//
+// A Config comes from Load or Parse (YAML, ${VAR} expansion, defaults, validation, every
+// problem reported with file:line) or is built in Go and completed with EnsureDefaults and
+// Validate, the same path. In YAML an explicit zero ("partitions: 0") is an error where the
+// field must be positive; in Go a zero field means "use the default".
 package topology
 
 import "time"
@@ -11,24 +16,47 @@ type Config struct {
 	Path string `yaml:"-"`
 
 	// Env prefixes default topic names: "<env>.<table>.cdc". Default "dev".
+	// Only [a-zA-Z0-9._-] (it becomes part of topic names).
 	Env string `yaml:"env"`
 
-	Kafka     Kafka      `yaml:"kafka"`
-	Tables    []Table    `yaml:"tables"`
-	API       API        `yaml:"api"`
-	Processor Processor  `yaml:"processor"`
-	Sources   []Source   `yaml:"sources"`
-	Sinks     []Sink     `yaml:"sinks"`
+	Kafka     Kafka     `yaml:"kafka"`
+	Tables    []Table   `yaml:"tables"`
+	API       API       `yaml:"api"`
+	Processor Processor `yaml:"processor"`
+	Sources   []Source  `yaml:"sources"`
+	Sinks     []Sink    `yaml:"sinks"`
+	// Collector is nil when the file has no collector section; the section turns it on.
 	Collector *Collector `yaml:"collector"`
+}
+
+// Table returns the configured table with the given name.
+func (c *Config) Table(name string) (Table, bool) {
+	for _, t := range c.Tables {
+		if t.Name == name {
+			return t, true
+		}
+	}
+	return Table{}, false
+}
+
+// SourcesOf returns the sources that feed the named table's CDC topic, in file order.
+func (c *Config) SourcesOf(table string) []Source {
+	var out []Source
+	for _, s := range c.Sources {
+		if s.Table == table {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // Kafka is the connection to the brokers every component shares.
 type Kafka struct {
-	// Brokers is either the single word "embedded" or a list of host:port.
+	// Brokers is either the single word "embedded" or a list of host:port. Required.
 	// In YAML it may be a scalar ("embedded", "a:9092,b:9092") or a sequence.
-	Brokers []string `yaml:"brokers"`
+	Brokers []string `yaml:"brokers" topology:"list"`
 	// EmbeddedListen is where the in-process broker listens when Brokers is "embedded".
-	// Default 127.0.0.1:9092.
+	// Default 127.0.0.1:9092 when embedded; setting it with real brokers is an error.
 	EmbeddedListen string `yaml:"embedded_listen"`
 	// ClientID is sent to the brokers. Default "streamhub".
 	ClientID string `yaml:"client_id"`
@@ -37,15 +65,31 @@ type Kafka struct {
 	// ReplicationFactor for topics streamhub creates. Default 3 for real brokers, 1 embedded.
 	ReplicationFactor int `yaml:"replication_factor"`
 	// MinInsyncReplicas for topics streamhub creates. Default 2 for real brokers, 1 embedded.
+	// Never greater than ReplicationFactor.
 	MinInsyncReplicas int `yaml:"min_insync_replicas"`
 }
 
-// Embedded reports whether the pipeline runs its own in-process broker.
-func (k Kafka) Embedded() bool { return len(k.Brokers) == 1 && k.Brokers[0] == "embedded" }
+// EmbeddedBrokers is the Brokers value that starts the in-process broker.
+const EmbeddedBrokers = "embedded"
 
-// TLS enables TLS to the brokers. An empty block means TLS with the system roots.
+// Embedded reports whether the pipeline runs its own in-process broker.
+func (k Kafka) Embedded() bool { return len(k.Brokers) == 1 && k.Brokers[0] == EmbeddedBrokers }
+
+// BootstrapServers is the host:port list clients dial: the brokers, or the embedded
+// broker's listen address.
+func (k Kafka) BootstrapServers() []string {
+	if k.Embedded() {
+		return []string{k.EmbeddedListen}
+	}
+	return k.Brokers
+}
+
+// TLS enables TLS to the brokers. An empty block ("tls: {}" or "tls:") means TLS with the
+// system roots. Relative file names in a loaded file are resolved against the directory
+// of that file; Load and Parse store the resolved names. Every named file must exist.
 type TLS struct {
-	CAFile             string `yaml:"ca_file"`
+	CAFile string `yaml:"ca_file"`
+	// CertFile and KeyFile are the client certificate for mutual TLS; both or neither.
 	CertFile           string `yaml:"cert_file"`
 	KeyFile            string `yaml:"key_file"`
 	ServerName         string `yaml:"server_name"`
@@ -61,17 +105,21 @@ const (
 
 // SASL authenticates to the brokers.
 type SASL struct {
-	// Mechanism is PLAIN, SCRAM-SHA-512 or AWS_MSK_IAM.
+	// Mechanism is PLAIN, SCRAM-SHA-512 or AWS_MSK_IAM (any letter case in the file;
+	// stored upper case).
 	Mechanism string `yaml:"mechanism"`
-	Username  string `yaml:"username"`
-	Password  string `yaml:"password"`
-	// Region and RoleARN are for AWS_MSK_IAM; credentials come from the SDK's default chain.
+	// Username and Password are required for PLAIN and SCRAM-SHA-512, refused otherwise.
+	Username string `yaml:"username"`
+	Password string `yaml:"password" topology:"secret"`
+	// Region (required) and RoleARN (optional) are for AWS_MSK_IAM; credentials come from
+	// the SDK's default chain.
 	Region  string `yaml:"region"`
 	RoleARN string `yaml:"role_arn"`
 }
 
 // Table is one DynamoDB table whose changes arrive as DynamoDB Streams records.
 type Table struct {
+	// Name is unique in the file, [a-z0-9_-]+. Sources and sinks refer to it.
 	Name string `yaml:"name"`
 	// Topic is the raw CDC topic. Default "<env>.<name>.cdc".
 	Topic string `yaml:"topic"`
@@ -79,7 +127,7 @@ type Table struct {
 	Keys []string `yaml:"keys"`
 	// VersionAttribute, when set, orders changes before sequence numbers (DESIGN.md).
 	VersionAttribute string `yaml:"version_attribute"`
-	// Partitions of the CDC topic and of the state table topic. Default 8.
+	// Partitions of the CDC topic and of the state table topic, 1..10000. Default 8.
 	Partitions int `yaml:"partitions"`
 	// Group is the goka group keeping this table's latest state; its table topic is
 	// "<group>-table". Default "<env>.<name>.state".
@@ -102,46 +150,163 @@ func (t Table) TableTopic() string { return t.Group + "-table" }
 
 // API is the HTTP view API.
 type API struct {
-	// Listen address. Default 127.0.0.1:8080. Empty string after defaults never happens;
-	// set enabled: false to turn the API off in `run`.
-	Listen  string   `yaml:"listen"`
-	Tokens  []string `yaml:"tokens"`
-	Enabled *bool    `yaml:"enabled"`
+	// Listen address, host:port. Default 127.0.0.1:8080. Empty string after defaults
+	// never happens; set enabled: false to turn the API off in `run`.
+	Listen string `yaml:"listen"`
+	// Tokens are the accepted bearer tokens; none means no authentication. Each must be
+	// non-empty after ${VAR} expansion.
+	Tokens []string `yaml:"tokens" topology:"secret"`
+	// Enabled defaults to true (nil).
+	Enabled *bool `yaml:"enabled"`
 }
+
+// On reports whether the API runs: Enabled is unset or true.
+func (a API) On() bool { return a.Enabled == nil || *a.Enabled }
 
 // Processor tunes the CDC latest-state processors.
 type Processor struct {
-	// StorageDir holds the local goleveldb state. Default ".streamhub/state".
+	// StorageDir holds the local goleveldb state, relative to the working directory.
+	// Default ".streamhub/state".
 	StorageDir string `yaml:"storage_dir"`
 	// DLQTopic receives malformed records with the reason. Default "<env>.streamhub.dlq".
 	DLQTopic string `yaml:"dlq_topic"`
-	// ShutdownTimeout bounds the drain on SIGTERM. Default 30s.
+	// ShutdownTimeout bounds the drain on SIGTERM; positive. Default 30s.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
-	Enabled         *bool         `yaml:"enabled"`
+	// Enabled defaults to true (nil).
+	Enabled *bool `yaml:"enabled"`
 }
 
-// Source feeds a table's CDC topic (issue 3 fills this in).
+// On reports whether the processors run: Enabled is unset or true.
+func (p Processor) On() bool { return p.Enabled == nil || *p.Enabled }
+
+// Source types.
+const (
+	SourceDynamoDB = "dynamodb"
+)
+
+// Where a DynamoDB source starts reading a shard that has no checkpoint yet.
+const (
+	StartTrimHorizon = "TRIM_HORIZON"
+	StartLatest      = "LATEST"
+)
+
+// Source feeds a table's CDC topic. Several sources may feed one table (global-table
+// replicas in several regions, say); the version order sorts their changes out.
 type Source struct {
-	Type  string `yaml:"type"` // "dynamodb"
+	// Type is "dynamodb", the only source type today. Required.
+	Type string `yaml:"type"`
+	// Table names a configured table; the source writes to that table's CDC topic. Required.
 	Table string `yaml:"table"`
-	// Options the later issue defines are kept raw until then.
-	Options map[string]any `yaml:",inline"`
+	// StreamARN is the DynamoDB stream to read, "arn:...:table/<name>/stream/<label>".
+	// Empty means the latest stream of the DynamoDB table named like Table.
+	StreamARN string `yaml:"stream_arn"`
+	// Region of the stream. Empty means the SDK's default (AWS_REGION, profile).
+	Region string `yaml:"region"`
+	// Endpoint overrides the DynamoDB Streams endpoint (DynamoDB Local, ddbtest), an
+	// http(s) URL. Empty means the SDK's default, which honours AWS_ENDPOINT_URL_*.
+	Endpoint string `yaml:"endpoint"`
+	// RoleARN is assumed (STS) to read a stream in another account; ExternalID goes with it.
+	RoleARN    string `yaml:"role_arn"`
+	ExternalID string `yaml:"external_id"`
+	// Start is TRIM_HORIZON (everything the stream still holds) or LATEST. Any letter case
+	// in the file; stored upper case. Default TRIM_HORIZON.
+	Start string `yaml:"start"`
+	// PollInterval is how long the poller waits after an empty GetRecords response before
+	// asking that shard again; positive. Default 1s.
+	PollInterval time.Duration `yaml:"poll_interval"`
 }
 
-// Sink writes topics or tables to a warehouse (issues 4+ fill this in).
+// Sink types.
+const (
+	SinkS3        = "s3"
+	SinkFile      = "file"
+	SinkPostgres  = "postgres"
+	SinkRedshift  = "redshift"
+	SinkSnowflake = "snowflake"
+)
+
+// Lake object formats.
+const (
+	FormatJSONLGzip = "jsonl_gz"
+	FormatParquet   = "parquet"
+)
+
+// Sink writes raw topics and the state of tables to one target.
 type Sink struct {
-	Name    string         `yaml:"name"`
-	Type    string         `yaml:"type"` // s3 | file | postgres | redshift | snowflake
-	Topics  []string       `yaml:"topics"`
-	Tables  []string       `yaml:"tables"`
-	Options map[string]any `yaml:",inline"`
+	// Name is unique among sinks, [a-z0-9_-]+. Required.
+	Name string `yaml:"name"`
+	// Type is s3, file, postgres, redshift or snowflake. Required.
+	Type string `yaml:"type"`
+	// Topics are raw topics copied as they are (CDC topics, collector topics). Any valid
+	// topic name; the sink does not create them.
+	Topics []string `yaml:"topics"`
+	// Tables name configured tables whose latest state (the table topic) the sink writes.
+	// A sink needs at least one topic or table.
+	Tables []string `yaml:"tables"`
+	// Buffer decides when a flush happens.
+	Buffer Buffer `yaml:"buffer"`
+	// Format of lake objects: jsonl_gz or parquet; only for s3 and file sinks.
+	// Default jsonl_gz.
+	Format string `yaml:"format"`
+
+	// Bucket (required), Prefix, Region, Endpoint and RoleARN locate an s3 sink. A
+	// redshift sink may set them too: the S3 stage its COPY loads from.
+	Bucket   string `yaml:"bucket"`
+	Prefix   string `yaml:"prefix"`
+	Region   string `yaml:"region"`
+	Endpoint string `yaml:"endpoint"`
+	RoleARN  string `yaml:"role_arn"`
+
+	// Dir is the root directory of a file sink. Required for file, refused otherwise.
+	Dir string `yaml:"dir"`
+
+	// DSN connects a postgres, redshift or snowflake sink (driver syntax). Required for
+	// those, refused otherwise. It usually holds a password: never print it.
+	DSN string `yaml:"dsn" topology:"secret"`
+	// Schema the warehouse tables live in. Empty means the connection's default.
+	Schema string `yaml:"schema"`
 }
 
-// Collector is the HTTP event collector (a later issue fills this in).
-type Collector struct {
-	Listen  string         `yaml:"listen"`
-	Options map[string]any `yaml:",inline"`
+// Lake reports whether the sink writes objects (s3, file) rather than warehouse rows.
+func (s Sink) Lake() bool { return s.Type == SinkS3 || s.Type == SinkFile }
+
+// Warehouse reports whether the sink upserts rows through a DSN.
+func (s Sink) Warehouse() bool {
+	return s.Type == SinkPostgres || s.Type == SinkRedshift || s.Type == SinkSnowflake
 }
+
+// Buffer bounds what a sink holds before it flushes: whichever limit is reached first.
+type Buffer struct {
+	// CountRecords flushes after this many records; positive. Default 10000.
+	CountRecords int `yaml:"count_records"`
+	// SizeBytes flushes after this many bytes of record values; positive. In YAML an
+	// integer or a size with a unit ("5MiB", "512KB"). Default 5 MiB.
+	SizeBytes int64 `yaml:"size_bytes" topology:"bytes"`
+	// FlushTime flushes this long after the first buffered record; positive. Default 60s.
+	FlushTime time.Duration `yaml:"flush_time"`
+}
+
+// Collector is the HTTP event collector. It routes events to "<env>.<service>.<event>".
+type Collector struct {
+	// Listen address, host:port. Default 127.0.0.1:8081.
+	Listen string `yaml:"listen"`
+	// MaxBodyBytes caps a request body; positive. In YAML an integer or a size with a unit
+	// ("1MiB"). Default 1 MiB.
+	MaxBodyBytes int64 `yaml:"max_body_bytes" topology:"bytes"`
+	// DLQTopic receives invalid events with the reason. Default: the processor's DLQ topic,
+	// so a pipeline has one DLQ unless the file splits it.
+	DLQTopic string `yaml:"dlq_topic"`
+	// Tokens are the accepted bearer tokens; none means no authentication. Each must be
+	// non-empty after ${VAR} expansion.
+	Tokens []string `yaml:"tokens" topology:"secret"`
+}
+
+// Topic purposes.
+const (
+	PurposeCDC   = "cdc"
+	PurposeState = "state"
+	PurposeDLQ   = "dlq"
+)
 
 // TopicSpec is one topic the pipeline needs; `topology apply` creates the missing ones.
 type TopicSpec struct {

@@ -1,0 +1,120 @@
+package topology
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Defaults that do not depend on other fields; each is documented on the field it fills.
+const (
+	defaultEnv              = "dev"
+	defaultEmbeddedListen   = "127.0.0.1:9092"
+	defaultClientID         = "streamhub"
+	defaultPartitions       = 8
+	defaultAPIListen        = "127.0.0.1:8080"
+	defaultStorageDir       = ".streamhub/state"
+	defaultShutdownTimeout  = 30 * time.Second
+	defaultPollInterval     = time.Second
+	defaultBufferRecords    = 10000
+	defaultBufferBytes      = 5 << 20
+	defaultFlushTime        = 60 * time.Second
+	defaultCollectorListen  = "127.0.0.1:8081"
+	defaultCollectorMaxBody = 1 << 20
+	defaultDLQPartitions    = 1
+	replicationReal         = 3
+	minInsyncReal           = 2
+	replicationEmbedded     = 1
+	minInsyncEmbedded       = 1
+)
+
+// EnsureDefaults fills every field left empty with its default, as Load and Parse do, and
+// brings enumerations to their canonical case (sasl.mechanism, source start, types).
+// A zero number or duration counts as empty here (a Config built in Go); calling it twice
+// changes nothing.
+func (c *Config) EnsureDefaults() { c.ensureDefaults(newReport(c.Path)) }
+
+// ensureDefaults is the one place defaults live. r says which scalars the file wrote:
+// those keep their value, even a zero one, so that validation can reject it.
+func (c *Config) ensureDefaults(r *report) {
+	setString := func(s *string, def string) {
+		if *s == "" {
+			*s = def
+		}
+	}
+	setInt := func(path string, n *int, def int) {
+		if *n == 0 && !r.written(path) {
+			*n = def
+		}
+	}
+	setInt64 := func(path string, n *int64, def int64) {
+		if *n == 0 && !r.written(path) {
+			*n = def
+		}
+	}
+	setDuration := func(path string, d *time.Duration, def time.Duration) {
+		if *d == 0 && !r.written(path) {
+			*d = def
+		}
+	}
+
+	setString(&c.Env, defaultEnv)
+
+	k := &c.Kafka
+	setString(&k.ClientID, defaultClientID)
+	if k.Embedded() {
+		setString(&k.EmbeddedListen, defaultEmbeddedListen)
+		setInt("kafka.replication_factor", &k.ReplicationFactor, replicationEmbedded)
+		setInt("kafka.min_insync_replicas", &k.MinInsyncReplicas, minInsyncEmbedded)
+	} else {
+		setInt("kafka.replication_factor", &k.ReplicationFactor, replicationReal)
+		setInt("kafka.min_insync_replicas", &k.MinInsyncReplicas, minInsyncReal)
+	}
+	if k.SASL != nil {
+		k.SASL.Mechanism = strings.ToUpper(k.SASL.Mechanism)
+	}
+
+	for i := range c.Tables {
+		t := &c.Tables[i]
+		p := indexPath("tables", i)
+		setString(&t.Topic, fmt.Sprintf("%s.%s.cdc", c.Env, t.Name))
+		setString(&t.Group, fmt.Sprintf("%s.%s.state", c.Env, t.Name))
+		setInt(p+".partitions", &t.Partitions, defaultPartitions)
+	}
+
+	setString(&c.API.Listen, defaultAPIListen)
+
+	pr := &c.Processor
+	setString(&pr.StorageDir, defaultStorageDir)
+	setString(&pr.DLQTopic, fmt.Sprintf("%s.streamhub.dlq", c.Env))
+	setDuration("processor.shutdown_timeout", &pr.ShutdownTimeout, defaultShutdownTimeout)
+
+	for i := range c.Sources {
+		s := &c.Sources[i]
+		p := indexPath("sources", i)
+		s.Type = strings.ToLower(s.Type)
+		s.Start = strings.ToUpper(s.Start)
+		if s.Type == SourceDynamoDB {
+			setString(&s.Start, StartTrimHorizon)
+			setDuration(p+".poll_interval", &s.PollInterval, defaultPollInterval)
+		}
+	}
+
+	for i := range c.Sinks {
+		s := &c.Sinks[i]
+		p := indexPath("sinks", i)
+		s.Type = strings.ToLower(s.Type)
+		setInt(p+".buffer.count_records", &s.Buffer.CountRecords, defaultBufferRecords)
+		setInt64(p+".buffer.size_bytes", &s.Buffer.SizeBytes, defaultBufferBytes)
+		setDuration(p+".buffer.flush_time", &s.Buffer.FlushTime, defaultFlushTime)
+		if s.Lake() {
+			setString(&s.Format, FormatJSONLGzip)
+		}
+	}
+
+	if col := c.Collector; col != nil {
+		setString(&col.Listen, defaultCollectorListen)
+		setInt64("collector.max_body_bytes", &col.MaxBodyBytes, defaultCollectorMaxBody)
+		setString(&col.DLQTopic, pr.DLQTopic)
+	}
+}

@@ -1,0 +1,28 @@
+package topology
+
+// Topics lists every topic the pipeline creates, each once, in a stable order: per table
+// its CDC topic and its compacted state topic (same partitions, so that a key's change
+// and its state live on the same partition number), then the DLQ topics.
+//
+// A DLQ gets one partition: it carries few records, no key order matters there, and one
+// partition reads back in arrival order for the person investigating. Raw topics a sink
+// names are not listed: their producers (the collector, other clients) own them.
+func (c *Config) Topics() []TopicSpec {
+	var out []TopicSpec
+	seen := map[string]bool{}
+	add := func(t TopicSpec) {
+		if !seen[t.Name] {
+			seen[t.Name] = true
+			out = append(out, t)
+		}
+	}
+	for _, t := range c.Tables {
+		add(TopicSpec{Name: t.Topic, Partitions: t.Partitions, Purpose: PurposeCDC})
+		add(TopicSpec{Name: t.TableTopic(), Partitions: t.Partitions, Compacted: true, Purpose: PurposeState})
+	}
+	add(TopicSpec{Name: c.Processor.DLQTopic, Partitions: defaultDLQPartitions, Purpose: PurposeDLQ})
+	if c.Collector != nil {
+		add(TopicSpec{Name: c.Collector.DLQTopic, Partitions: defaultDLQPartitions, Purpose: PurposeDLQ})
+	}
+	return out
+}
