@@ -1,0 +1,56 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"runtime/pprof"
+
+	"github.com/streamhub/streamhub/bench"
+)
+
+const benchHelp = `Usage: streamhub bench processor [flags]
+
+Measures the CDC latest-state processor on an embedded broker: N DynamoDB Streams records
+over K keys are produced, consumed raw with franz-go (the speed of the medium), then
+processed by the goka processor with goleveldb storage. Reports events/s and the ratio
+processor / raw consumption, measured in the same run.
+`
+
+func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "processor" {
+		fmt.Fprint(stderr, benchHelp)
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+			return nil
+		}
+		return errUsage
+	}
+	fs := newFlagSet("bench processor", benchHelp, stderr)
+	records := fs.Int("records", 1_000_000, "CDC records to process")
+	keys := fs.Int("keys", 100_000, "distinct items")
+	partitions := fs.Int("partitions", 8, "partitions of the CDC and table topics")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	if err := parseFlags(fs, args[1:]); err != nil {
+		return err
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	res, err := bench.Processor(ctx, bench.ProcessorOptions{
+		Records: *records, Keys: *keys, Partitions: *partitions, Progress: stderr,
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, res)
+	return nil
+}

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/streamhub/streamhub/pipeline"
+	"github.com/streamhub/streamhub/topology"
+)
+
+const rolesHelp = `Usage: streamhub %[1]s -c FILE [flags]
+
+%[2]s
+
+SIGINT or SIGTERM drains in-flight work, commits and exits.
+`
+
+var roleSummaries = map[string]string{
+	"run":     "Runs every role the topology enables (processors unless processor.enabled is false, the view API unless api.enabled is false) in one process.",
+	"process": "Runs one CDC latest-state processor per table. Start several instances with the same topology: they share the table partitions through the consumer group, and a stopped instance's partitions move to the others. Health, readiness and metrics are served on --ops-listen.",
+	"serve":   "Runs the view API over every table's latest state. Every instance holds every view, so instances scale out behind any load balancer.",
+}
+
+func cmdRoles(ctx context.Context, role string, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet(role, fmt.Sprintf(rolesHelp, role, roleSummaries[role]), stderr)
+	file := fs.String("c", "", "topology file (required)")
+	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	instance := fs.String("instance", "", "instance name: separates client IDs and local storage of instances on one host")
+	opsListen := fs.String("ops-listen", "127.0.0.1:9091", "process only: where /healthz, /readyz and /metrics are served")
+	listen := fs.String("listen", "", "serve/run: override api.listen")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *file == "" {
+		fmt.Fprintln(stderr, "-c FILE is required")
+		fs.Usage()
+		return errUsage
+	}
+	log, err := newLogger(stderr, *logLevel)
+	if err != nil {
+		return err
+	}
+	cfg, err := topology.Load(*file)
+	if err != nil {
+		return err
+	}
+	if *listen != "" {
+		cfg.API.Listen = *listen
+	}
+	roles := pipeline.Roles{}
+	switch role {
+	case "process":
+		roles.Process = true
+	case "serve":
+		roles.Serve = true
+	case "run":
+		roles.Process = cfg.Processor.Enabled == nil || *cfg.Processor.Enabled
+		roles.Serve = cfg.API.Enabled == nil || *cfg.API.Enabled
+	}
+	p, err := pipeline.New(ctx, pipeline.Options{Config: cfg, Roles: roles, InstanceID: *instance, Logger: log})
+	if err != nil {
+		return err
+	}
+	if p.API == nil {
+		stopOps, err := serveOps(*opsListen, p)
+		if err != nil {
+			return err
+		}
+		defer stopOps()
+		log.Info("ops endpoints", "url", "http://"+*opsListen+"/metrics")
+	}
+	return p.Run(ctx)
+}
+
+// serveOps serves health, readiness and metrics for a process without the view API.
+func serveOps(addr string, p *pipeline.Pipeline) (func(), error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--ops-listen %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintln(w, `{"status":"ok"}`)
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if !p.Ready() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintln(w, `{"status":"recovering"}`)
+			return
+		}
+		fmt.Fprintln(w, `{"status":"ready"}`)
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(p.Registry, promhttp.HandlerOpts{}))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	}, nil
+}

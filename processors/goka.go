@@ -1,0 +1,95 @@
+package processors
+
+import (
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/lovoo/goka"
+	"github.com/lovoo/goka/storage"
+	"github.com/syndtr/goleveldb/leveldb/filter"
+	"github.com/syndtr/goleveldb/leveldb/opt"
+
+	"github.com/streamhub/streamhub/kafka"
+)
+
+// gokaOptions are the processor options every streamhub processor shares: sarama settings
+// from the topology (oldest offset, read committed, acks=all, idempotence) and Kafka's
+// murmur2 partitioning, so topics written by any standard client are read in the right
+// partition (DESIGN.md, "Libraries").
+func gokaOptions(conn *kafka.Conn, replication int, clientID string, log *slog.Logger) []goka.ProcessorOption {
+	return []goka.ProcessorOption{
+		goka.WithClientID(clientID),
+		goka.WithHasher(kafka.Murmur2Hasher),
+		goka.WithLogger(gokaLogger{log}),
+		goka.WithTopicManagerBuilder(goka.TopicManagerBuilderWithConfig(conn.Sarama(), topicManagerConfig(replication, log))),
+		goka.WithConsumerGroupBuilder(goka.ConsumerGroupBuilderWithConfig(conn.Sarama())),
+		goka.WithConsumerSaramaBuilder(goka.SaramaConsumerBuilderWithConfig(conn.Sarama())),
+		goka.WithProducerBuilder(goka.ProducerBuilderWithConfig(conn.Sarama())),
+	}
+}
+
+// ViewOptions are the goka view options matching gokaOptions, for readers of a group table.
+func ViewOptions(conn *kafka.Conn, replication int, clientID string, log *slog.Logger) []goka.ViewOption {
+	return []goka.ViewOption{
+		goka.WithViewClientID(clientID),
+		goka.WithViewHasher(kafka.Murmur2Hasher),
+		goka.WithViewLogger(gokaLogger{log}),
+		goka.WithViewTopicManagerBuilder(goka.TopicManagerBuilderWithConfig(conn.Sarama(), topicManagerConfig(replication, log))),
+		goka.WithViewConsumerSaramaBuilder(goka.SaramaConsumerBuilderWithConfig(conn.Sarama())),
+		goka.WithViewAutoReconnect(),
+	}
+}
+
+func topicManagerConfig(replication int, log *slog.Logger) *goka.TopicManagerConfig {
+	tmc := goka.NewTopicManagerConfig()
+	tmc.Table.Replication = replication
+	tmc.Stream.Replication = replication
+	tmc.MismatchBehavior = goka.TMConfigMismatchBehaviorWarn
+	return tmc
+}
+
+// StorageBuilder returns goleveldb storage under dir, tuned for a write-heavy latest-state
+// table, or in-memory storage when dir is "".
+func StorageBuilder(dir string) storage.Builder {
+	if dir == "" {
+		return storage.MemoryBuilder()
+	}
+	return storage.BuilderWithOptions(dir, leveldbOptions())
+}
+
+func storageBuilder(dir string) storage.Builder { return StorageBuilder(dir) }
+
+// leveldbOptions trade durability of the local store for speed: the store is a cache of the
+// compacted table topic and is rebuilt from it, so fsync buys nothing. Larger write buffers
+// and tables cut compaction work on a stream of updates; the bloom filter makes the
+// per-record Get of an absent key cheap.
+func leveldbOptions() *opt.Options {
+	return &opt.Options{
+		NoSync:              true,
+		WriteBuffer:         32 << 20,
+		BlockCacheCapacity:  64 << 20,
+		CompactionTableSize: 8 << 20,
+		Filter:              filter.NewBloomFilter(10),
+	}
+}
+
+// gokaLogger sends goka's logs to slog. goka narrates every rebalance at Printf level;
+// that is debug detail for us, but its errors are not.
+type gokaLogger struct{ log *slog.Logger }
+
+func (l gokaLogger) Print(args ...any)   { l.emit(fmt.Sprint(args...)) }
+func (l gokaLogger) Println(args ...any) { l.emit(fmt.Sprint(args...)) }
+func (l gokaLogger) Printf(format string, args ...any) {
+	l.emit(fmt.Sprintf(format, args...))
+}
+
+func (l gokaLogger) emit(msg string) {
+	msg = strings.TrimSpace(msg)
+	lower := strings.ToLower(msg)
+	if strings.Contains(lower, "error") || strings.Contains(lower, "fail") {
+		l.log.Warn("goka: " + msg)
+		return
+	}
+	l.log.Debug("goka: " + msg)
+}
