@@ -94,7 +94,7 @@ func New(opts Options) (*Server, error) {
 			dir = filepath.Join(opts.StorageDir, "views", t.Name)
 		}
 		vopts := append(processors.ViewOptions(opts.Conn, opts.Replication, opts.ClientID+"-view-"+t.Name, opts.Logger),
-			goka.WithViewStorageBuilder(fresh.builder(processors.StorageBuilder(dir))),
+			goka.WithViewStorageBuilder(fresh.builder(processors.StorageBuilder(dir, opts.Logger))),
 			goka.WithViewCallback(fresh.update),
 		)
 		v, err := goka.NewView(opts.Conn.Brokers(), goka.GroupTable(goka.Group(t.Group)), new(state.Codec), vopts...)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -29,6 +30,8 @@ type ProcessorOptions struct {
 	// Progress, when set, receives a line per phase.
 	Progress io.Writer
 	Logger   *slog.Logger
+	// CPUProfile, when set, receives a CPU profile of the processor phase alone.
+	CPUProfile io.Writer
 }
 
 // ProcessorResult is one run of the processor benchmark.
@@ -141,6 +144,12 @@ tables:
 	})
 	if err != nil {
 		return res, err
+	}
+	if o.CPUProfile != nil {
+		if err := pprof.StartCPUProfile(o.CPUProfile); err != nil {
+			return res, err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	pctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)

@@ -110,7 +110,7 @@ func NewCDC(opts Options) (*CDC, error) {
 	)
 	proc, err := goka.NewProcessor(opts.Conn.Brokers(), graph, append(
 		gokaOptions(opts.Conn, opts.Replication, opts.ClientID+"-"+t.Name, c.log),
-		goka.WithStorageBuilder(c.keys.builder(storageBuilder(opts.StorageDir))),
+		goka.WithStorageBuilder(c.keys.builder(StorageBuilder(opts.StorageDir, c.log))),
 		goka.WithUpdateCallback(c.keys.update),
 		goka.WithRebalanceCallback(func(a goka.Assignment) {
 			c.partitions.Store(int64(len(a)))

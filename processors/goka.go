@@ -6,9 +6,6 @@ import (
 	"strings"
 
 	"github.com/lovoo/goka"
-	"github.com/lovoo/goka/storage"
-	"github.com/syndtr/goleveldb/leveldb/filter"
-	"github.com/syndtr/goleveldb/leveldb/opt"
 
 	"github.com/streamhub/streamhub/kafka"
 )
@@ -47,31 +44,6 @@ func topicManagerConfig(replication int, log *slog.Logger) *goka.TopicManagerCon
 	tmc.Stream.Replication = replication
 	tmc.MismatchBehavior = goka.TMConfigMismatchBehaviorWarn
 	return tmc
-}
-
-// StorageBuilder returns goleveldb storage under dir, tuned for a write-heavy latest-state
-// table, or in-memory storage when dir is "".
-func StorageBuilder(dir string) storage.Builder {
-	if dir == "" {
-		return storage.MemoryBuilder()
-	}
-	return storage.BuilderWithOptions(dir, leveldbOptions())
-}
-
-func storageBuilder(dir string) storage.Builder { return StorageBuilder(dir) }
-
-// leveldbOptions trade durability of the local store for speed: the store is a cache of the
-// compacted table topic and is rebuilt from it, so fsync buys nothing. Larger write buffers
-// and tables cut compaction work on a stream of updates; the bloom filter makes the
-// per-record Get of an absent key cheap.
-func leveldbOptions() *opt.Options {
-	return &opt.Options{
-		NoSync:              true,
-		WriteBuffer:         32 << 20,
-		BlockCacheCapacity:  64 << 20,
-		CompactionTableSize: 8 << 20,
-		Filter:              filter.NewBloomFilter(10),
-	}
 }
 
 // gokaLogger sends goka's logs to slog. goka narrates every rebalance at Printf level;

@@ -186,7 +186,7 @@ func compareDecimals(a string, da decimal, b string, db decimal) int {
 	return m * sa
 }
 
-func cmpInt[T int | int64 | byte](a, b T) int {
+func cmpInt[T int | int64 | uint64 | byte](a, b T) int {
 	switch {
 	case a < b:
 		return -1

@@ -91,3 +91,7 @@ func quote[T string | []byte](v T) string {
 	}
 	return strconv.Quote(string(v))
 }
+
+// errNoKeys is returned for a KeySpec without key attributes: a configuration mistake,
+// not a bad record, so it is not an *InvalidError.
+var errNoKeys = errors.New("state: KeySpec.Keys is empty")

@@ -21,6 +21,7 @@ func recordSeeds(f *testing.F) {
 	f.Add([]byte(`{"eventName":"INSERT","dynamodb":{"Keys":{"pk":{"N":"-01.50e1"},"sk":{"B":"AAE="}},"NewImage":{"\u0061":{"L":[{"NS":["1",".5"]},{"BS":[""]},{"NULL":true},{"BOOL":false}]},"s":{"SS":["\ud83d\ude00"]}},"SequenceNumber":"1","ApproximateCreationDateTime":1.5e9}}`))
 	f.Add([]byte(`{"eventName":"MODIFY","dynamodb":{"Keys":{"pk":{"S":"a"},"sk":{"S":"b"}},"NewImage":{"updatedAt":{"S":"x\"y"}},"SequenceNumber":"00"}}`))
 	f.Add([]byte(`{"eventName":"REMOVE","dynamodb":{"Keys":{"pk":{"S":"a"},"sk":{"S":"b"}},"OldImage":{"updatedAt":{"N":"+.5E-3"}},"SequenceNumber":"2"},"eventSourceARN":"arn"}`))
+	f.Add([]byte(`{"event\u0049D":"id\u0031","eventName":"\u0052EMOVE","dynamodb":{"Keys":{"p\u006b":{"\u0053":"a"},"sk":{"N":"\u0037"}},"OldImage":{"updated\u0041t":{"N":"1"}},"SequenceNumber":"\u00312"}}`))
 	f.Add([]byte(`{}`))
 	f.Add([]byte(`null`))
 }

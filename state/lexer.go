@@ -1,6 +1,7 @@
 package state
 
 import (
+	"encoding/binary"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -42,10 +43,6 @@ func (l *lexer) syntax(what string) *InvalidError {
 }
 
 func (l *lexer) ws() {
-	// Records are mostly compact JSON: test for the common case before looping.
-	if l.i < len(l.b) && l.b[l.i] > ' ' {
-		return
-	}
 	for l.i < len(l.b) {
 		switch l.b[l.i] {
 		case ' ', '\t', '\n', '\r':
@@ -56,8 +53,13 @@ func (l *lexer) ws() {
 	}
 }
 
-// peek returns the next non-space byte without consuming it, or 0 at the end.
+// peek returns the next non-space byte without consuming it, or 0 at the end. Records are
+// mostly compact JSON, so it looks at the current byte before it looks for white space:
+// the parser peeks several times per token, and this keeps each peek to one comparison.
 func (l *lexer) peek() byte {
+	if l.i < len(l.b) && l.b[l.i] > ' ' {
+		return l.b[l.i]
+	}
 	l.ws()
 	if l.i < len(l.b) {
 		return l.b[l.i]
@@ -66,6 +68,14 @@ func (l *lexer) peek() byte {
 }
 
 func (l *lexer) expect(c byte) error {
+	if l.i < len(l.b) && l.b[l.i] == c {
+		l.i++
+		return nil
+	}
+	return l.expectSlow(c)
+}
+
+func (l *lexer) expectSlow(c byte) error {
 	if l.peek() != c {
 		return l.syntax("expected " + strconv.QuoteRune(rune(c)))
 	}
@@ -82,12 +92,42 @@ func (l *lexer) end() error {
 	return nil
 }
 
+// The structural helpers below test the current byte first, which in compact JSON is the
+// byte they want, and leave white space and errors to a slow path: the parser calls them
+// for every token, and skipping white space and building errors inline cost more than the
+// token itself.
+
 // objectStart consumes '{' and reports whether the object is empty (consuming its '}').
 func (l *lexer) objectStart() (empty bool, err error) {
-	if err := l.expect('{'); err != nil {
+	if l.i+1 < len(l.b) && l.b[l.i] == '{' && l.b[l.i+1] > ' ' {
+		l.i++
+		if l.b[l.i] == '}' {
+			l.i++
+			return true, nil
+		}
+		return false, nil
+	}
+	return l.openSlow('{', '}')
+}
+
+// arrayStart consumes '[' and reports whether the array is empty (consuming its ']').
+func (l *lexer) arrayStart() (empty bool, err error) {
+	if l.i+1 < len(l.b) && l.b[l.i] == '[' && l.b[l.i+1] > ' ' {
+		l.i++
+		if l.b[l.i] == ']' {
+			l.i++
+			return true, nil
+		}
+		return false, nil
+	}
+	return l.openSlow('[', ']')
+}
+
+func (l *lexer) openSlow(open, close byte) (empty bool, err error) {
+	if err := l.expectSlow(open); err != nil {
 		return false, err
 	}
-	if l.peek() == '}' {
+	if l.peek() == close {
 		l.i++
 		return true, nil
 	}
@@ -96,51 +136,48 @@ func (l *lexer) objectStart() (empty bool, err error) {
 
 // name reads a member name and the colon after it.
 func (l *lexer) name() (raw []byte, esc bool, err error) {
-	if l.peek() != '"' {
-		return nil, false, l.syntax("expected a member name")
-	}
 	if raw, esc, err = l.str(); err != nil {
 		return nil, false, err
 	}
-	return raw, esc, l.expect(':')
+	if l.i < len(l.b) && l.b[l.i] == ':' {
+		l.i++
+		return raw, esc, nil
+	}
+	return raw, esc, l.expectSlow(':')
 }
 
 // objectNext consumes the ',' or '}' after a member's value; more reports a ','.
 func (l *lexer) objectNext() (more bool, err error) {
-	switch l.peek() {
-	case ',':
-		l.i++
-		return true, nil
-	case '}':
-		l.i++
-		return false, nil
+	if l.i < len(l.b) {
+		if c := l.b[l.i]; c == ',' || c == '}' {
+			l.i++
+			return c == ',', nil
+		}
 	}
-	return false, l.syntax("expected ',' or '}'")
-}
-
-// arrayStart consumes '[' and reports whether the array is empty (consuming its ']').
-func (l *lexer) arrayStart() (empty bool, err error) {
-	if err := l.expect('['); err != nil {
-		return false, err
-	}
-	if l.peek() == ']' {
-		l.i++
-		return true, nil
-	}
-	return false, nil
+	return l.nextSlow('}')
 }
 
 // arrayNext consumes the ',' or ']' after an element; more reports a ','.
 func (l *lexer) arrayNext() (more bool, err error) {
+	if l.i < len(l.b) {
+		if c := l.b[l.i]; c == ',' || c == ']' {
+			l.i++
+			return c == ',', nil
+		}
+	}
+	return l.nextSlow(']')
+}
+
+func (l *lexer) nextSlow(close byte) (more bool, err error) {
 	switch l.peek() {
 	case ',':
 		l.i++
 		return true, nil
-	case ']':
+	case close:
 		l.i++
 		return false, nil
 	}
-	return false, l.syntax("expected ',' or ']'")
+	return false, l.syntax("expected ',' or " + strconv.QuoteRune(rune(close)))
 }
 
 // null consumes a null literal if one is next.
@@ -171,8 +208,10 @@ func (l *lexer) boolean() (bool, error) {
 // whether it holds any escape. It checks escapes and UTF-8, so an escape-free result is
 // valid UTF-8 without control characters and can be copied into JSON output verbatim.
 func (l *lexer) str() (raw []byte, esc bool, err error) {
-	if l.peek() != '"' {
-		return nil, false, l.syntax("expected a string")
+	if l.i >= len(l.b) || l.b[l.i] != '"' {
+		if l.peek() != '"' {
+			return nil, false, l.syntax("expected a string")
+		}
 	}
 	b := l.b
 	start := l.i + 1
@@ -181,6 +220,14 @@ func (l *lexer) str() (raw []byte, esc bool, err error) {
 		c := b[i]
 		if strSafe[c] {
 			i++
+			// This loop is the parser's hottest. Most strings are short names and type
+			// tags, best read byte by byte; past 16 bytes (ARNs, IDs, text) it reads eight
+			// plain bytes at a time.
+			if i-start > 16 {
+				for i+8 <= len(b) && !hasSpecial(binary.LittleEndian.Uint64(b[i:])) {
+					i += 8
+				}
+			}
 			continue
 		}
 		switch {
@@ -220,6 +267,24 @@ func (l *lexer) str() (raw []byte, esc bool, err error) {
 	}
 	l.i = len(b)
 	return nil, false, l.syntax("unterminated string")
+}
+
+// hasSpecial reports whether any of the eight bytes in w needs a look in a JSON string:
+// a quote, a backslash, a control character or a non-ASCII byte. It is the classic "has
+// a byte less than n" and "has a zero byte" bit tricks (the quote and the backslash become
+// zero bytes after an XOR); a borrow can only start at a byte that matches, so the answer
+// is exact.
+func hasSpecial(w uint64) bool {
+	const (
+		ones  = 0x0101010101010101
+		highs = 0x8080808080808080
+	)
+	ctl := (w - 0x20*ones) & ^w
+	q := w ^ ('"' * ones)
+	quote := (q - ones) & ^q
+	bs := w ^ ('\\' * ones)
+	back := (bs - ones) & ^bs
+	return (w|ctl|quote|back)&highs != 0
 }
 
 func isHex4(b []byte) bool {

@@ -3,10 +3,135 @@ package state
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/binary"
+	"maps"
 	"slices"
 	"strconv"
 	"sync"
 )
+
+// ToPlainJSON flattens an image into plain JSON: {"S":"a"} → "a", {"N":"1.50"} → 1.50 with
+// its exact digits, BOOL → true/false, NULL → null, B → base64 string, SS/NS/BS → arrays,
+// M → object, L → array. Object members are sorted by name, so the same item always gives
+// the same bytes; ParseChange writes exactly the same form.
+func ToPlainJSON(image map[string]AttributeValue) ([]byte, error) {
+	return appendPlainMap(nil, image, 0)
+}
+
+// RawToPlainJSON flattens an image given as DynamoDB JSON bytes ({"name":{"S":"a"},…})
+// without building the AttributeValue tree; the result equals ToPlainJSON's.
+func RawToPlainJSON(image []byte) ([]byte, error) {
+	w := getPlainWriter()
+	defer putPlainWriter(w)
+	l := lexer{b: image}
+	if err := w.object(&l, 0, false); err != nil {
+		return nil, err
+	}
+	if err := l.end(); err != nil {
+		return nil, err
+	}
+	return slices.Clone(w.out), nil
+}
+
+// PlainJSON flattens one attribute value, as ToPlainJSON does for each attribute.
+func (av AttributeValue) PlainJSON() ([]byte, error) { return appendPlainAV(nil, &av, 0) }
+
+func errNesting() error {
+	return invalid(ReasonBadAttribute, "", "nested deeper than "+strconv.Itoa(maxDepth)+" levels")
+}
+
+func appendPlainMap(dst []byte, m map[string]AttributeValue, depth int) ([]byte, error) {
+	if depth > maxDepth {
+		return dst, errNesting()
+	}
+	dst = append(dst, '{')
+	for i, name := range slices.Sorted(maps.Keys(m)) {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendQuoted(dst, name)
+		dst = append(dst, ':')
+		av := m[name]
+		var err error
+		if dst, err = appendPlainAV(dst, &av, depth+1); err != nil {
+			return dst, within(err, name)
+		}
+	}
+	return append(dst, '}'), nil
+}
+
+func appendPlainAV(dst []byte, av *AttributeValue, depth int) ([]byte, error) {
+	if depth > maxDepth {
+		return dst, errNesting()
+	}
+	var ok bool
+	switch av.Type {
+	case TypeS:
+		return appendQuoted(dst, av.S), nil
+	case TypeN:
+		if dst, ok = appendPlainNumber(dst, av.N); !ok {
+			return dst, errBadNumber(av.N)
+		}
+		return dst, nil
+	case TypeB:
+		return appendBase64(dst, av.B), nil
+	case TypeBOOL:
+		return strconv.AppendBool(dst, av.BOOL), nil
+	case TypeNULL:
+		return append(dst, "null"...), nil
+	case TypeSS, TypeNS, TypeBS, TypeL:
+		if depth+1 > maxDepth {
+			return dst, errNesting()
+		}
+		dst = append(dst, '[')
+		n := av.elems()
+		for i := range n {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			switch av.Type {
+			case TypeSS:
+				dst = appendQuoted(dst, av.SS[i])
+			case TypeNS:
+				if dst, ok = appendPlainNumber(dst, av.NS[i]); !ok {
+					return dst, within(errBadNumber(av.NS[i]), "["+strconv.Itoa(i)+"]")
+				}
+			case TypeBS:
+				dst = appendBase64(dst, av.BS[i])
+			case TypeL:
+				var err error
+				if dst, err = appendPlainAV(dst, &av.L[i], depth+2); err != nil {
+					return dst, within(err, "["+strconv.Itoa(i)+"]")
+				}
+			}
+		}
+		return append(dst, ']'), nil
+	case TypeM:
+		return appendPlainMap(dst, av.M, depth+1)
+	}
+	return dst, errUnknownType(string(av.Type))
+}
+
+// elems is the number of elements of a set or list value.
+func (av *AttributeValue) elems() int {
+	switch av.Type {
+	case TypeSS:
+		return len(av.SS)
+	case TypeNS:
+		return len(av.NS)
+	case TypeBS:
+		return len(av.BS)
+	case TypeL:
+		return len(av.L)
+	}
+	return 0
+}
+
+func appendBase64(dst, b []byte) []byte {
+	dst = append(dst, '"')
+	dst = base64.StdEncoding.AppendEncode(dst, b)
+	return append(dst, '"')
+}
 
 // plainWriter converts DynamoDB JSON to plain JSON straight from the bytes, the way
 // ToPlainJSON does from a tree: the same rules (it mirrors parseImage and parseAV) and the
@@ -27,9 +152,10 @@ type plainWriter struct {
 
 // member is one "name":value of an object in out.
 type member struct {
-	start, end int  // the member in out, without the separating comma
-	n0, n1     int  // its decoded name: out[n0:n1], or names[n0:n1] when inNames
-	inNames    bool // the name held escapes and was decoded into names
+	start, end int    // the member in out, without the separating comma
+	n0, n1     int    // its decoded name: out[n0:n1], or names[n0:n1] when inNames
+	inNames    bool   // the name held escapes and was decoded into names
+	prefix     uint64 // the name's first eight bytes, big endian: most comparisons end here
 }
 
 var plainWriters = sync.Pool{New: func() any { return new(plainWriter) }}
@@ -95,6 +221,7 @@ func (w *plainWriter) object(l *lexer, depth int, top bool) error {
 			w.out = append(w.out, '"')
 		}
 		w.out = append(w.out, ':')
+		m.prefix = namePrefix(w.name(&m))
 		v0 := len(w.out)
 		t, err := w.value(l, depth+1)
 		if err != nil {
@@ -130,7 +257,7 @@ func (w *plainWriter) sortMembers(body, base int) error {
 	ms := w.spans[base:]
 	sorted := true
 	for i := 1; i < len(ms); i++ {
-		switch c := bytes.Compare(w.name(&ms[i-1]), w.name(&ms[i])); {
+		switch c := w.compare(&ms[i-1], &ms[i]); {
 		case c == 0:
 			return errDuplicate(string(w.name(&ms[i])))
 		case c > 0:
@@ -142,15 +269,15 @@ func (w *plainWriter) sortMembers(body, base int) error {
 	}
 	if len(ms) <= 16 {
 		for i := 1; i < len(ms); i++ { // insertion sort: no closure, no allocation
-			for j := i; j > 0 && bytes.Compare(w.name(&ms[j-1]), w.name(&ms[j])) > 0; j-- {
+			for j := i; j > 0 && w.compare(&ms[j-1], &ms[j]) > 0; j-- {
 				ms[j-1], ms[j] = ms[j], ms[j-1]
 			}
 		}
 	} else {
-		slices.SortFunc(ms, func(a, b member) int { return bytes.Compare(w.name(&a), w.name(&b)) })
+		slices.SortFunc(ms, func(a, b member) int { return w.compare(&a, &b) })
 	}
 	for i := 1; i < len(ms); i++ {
-		if bytes.Equal(w.name(&ms[i-1]), w.name(&ms[i])) {
+		if w.compare(&ms[i-1], &ms[i]) == 0 {
 			return errDuplicate(string(w.name(&ms[i])))
 		}
 	}
@@ -163,6 +290,31 @@ func (w *plainWriter) sortMembers(body, base int) error {
 	}
 	copy(w.out[body:], w.tmp)
 	return nil
+}
+
+// compare orders two members by decoded name, bytewise.
+func (w *plainWriter) compare(a, b *member) int {
+	if a.prefix != b.prefix {
+		return cmpInt(a.prefix, b.prefix)
+	}
+	return bytes.Compare(w.name(a), w.name(b))
+}
+
+// namePrefix packs the first eight bytes of a name so that comparing prefixes as numbers
+// orders names as bytes; shorter names are padded with zeros, and a tie falls back to
+// comparing the whole names.
+func namePrefix(name []byte) uint64 {
+	if len(name) >= 8 {
+		return binary.BigEndian.Uint64(name)
+	}
+	var p uint64
+	for i := range 8 {
+		p <<= 8
+		if i < len(name) {
+			p |= uint64(name[i])
+		}
+	}
+	return p
 }
 
 // value writes one attribute value and returns its type.

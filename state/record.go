@@ -2,7 +2,6 @@ package state
 
 import (
 	"encoding/json"
-	"errors"
 	"strconv"
 	"time"
 )
@@ -511,7 +510,3 @@ func scanUserIdentity(l *lexer, f *recordFields) error {
 	}
 	return nil
 }
-
-// errNoKeys is returned for a KeySpec without key attributes: a configuration mistake,
-// not a bad record, so it is not an *InvalidError.
-var errNoKeys = errors.New("state: KeySpec.Keys is empty")

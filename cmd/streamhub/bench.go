@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime/pprof"
 
 	"github.com/streamhub/streamhub/bench"
 )
@@ -30,24 +29,20 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	records := fs.Int("records", 1_000_000, "CDC records to process")
 	keys := fs.Int("keys", 100_000, "distinct items")
 	partitions := fs.Int("partitions", 8, "partitions of the CDC and table topics")
-	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the processor phase to this file")
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
+	opts := bench.ProcessorOptions{Records: *records, Keys: *keys, Partitions: *partitions, Progress: stderr}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err != nil {
 			return err
 		}
 		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+		opts.CPUProfile = f
 	}
-	res, err := bench.Processor(ctx, bench.ProcessorOptions{
-		Records: *records, Keys: *keys, Partitions: *partitions, Progress: stderr,
-	})
+	res, err := bench.Processor(ctx, opts)
 	if err != nil {
 		return err
 	}
