@@ -145,8 +145,8 @@ func createdMillis[T string | []byte](s T) (int64, error) {
 // fails on every record ParseRecord or ChangeFromRecord would reject, except that it does
 // not look inside parts it does not use: OldImage of an INSERT or MODIFY (or of a REMOVE
 // when spec has no VersionAttribute) and non-key attributes of Keys are only checked to
-// be JSON. It allocates twice: the item, and one string that holds the key, the event ID
-// and the version's strings.
+// be JSON. It allocates at most twice: the item, and one string that holds the key, the
+// event ID and the version's strings (so holding any of them keeps all of them).
 func ParseChange(b []byte, spec KeySpec) (Change, error) {
 	if len(spec.Keys) == 0 {
 		return Change{}, errNoKeys

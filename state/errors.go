@@ -44,6 +44,7 @@ type InvalidError struct {
 	Detail string
 }
 
+// Error names the reason, the field and the offending value.
 func (e *InvalidError) Error() string {
 	if e.Field == "" {
 		return "invalid CDC record: " + e.Reason + ": " + e.Detail
