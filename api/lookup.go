@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -18,6 +19,9 @@ const (
 	defaultLimit = 100
 	maxLimit     = 1000
 )
+
+// errStopping answers a lookup that arrives after Run has begun to stop the views.
+var errStopping = errors.New("the view API is shutting down; retry on another instance")
 
 // itemJSON is one item as the API answers it.
 type itemJSON struct {
@@ -65,13 +69,14 @@ func toItemJSON(key string, v *state.Value) itemJSON {
 		out.Version.CreatedAt = time.UnixMilli(v.Version.CreatedAt).UTC().Format(time.RFC3339Nano)
 	}
 	if !v.UpdatedAt.IsZero() {
-		out.UpdatedAt = v.UpdatedAt.UTC().Format(time.RFC3339)
+		out.UpdatedAt = v.UpdatedAt.UTC().Format(time.RFC3339Nano)
 	}
 	return out
 }
 
 // keyCandidates are the encoded keys a query string may mean. A query value is text, but a
 // key attribute may be a number: "42" is tried as the string "42", then as the number 42.
+// (A prefix scan with the whole key of a hash-only table matches exactly that item.)
 func keyCandidates(values []string) []string {
 	numeric := make([]bool, len(values))
 	var out []string
@@ -85,11 +90,9 @@ func keyCandidates(values []string) []string {
 		}
 		numeric[i] = false
 		walk(i + 1)
-		if _, err := strconv.ParseFloat(values[i], 64); err == nil {
-			numeric[i] = true
-			walk(i + 1)
-			numeric[i] = false
-		}
+		numeric[i] = true // KeyFromStrings refuses what is not a number
+		walk(i + 1)
+		numeric[i] = false
 	}
 	walk(0)
 	return out
@@ -116,17 +119,26 @@ func (s *Server) handleItem(w http.ResponseWriter, r *http.Request) {
 	var found *state.Value
 	var foundKey string
 	var lag int64
-	for _, key := range keyCandidates(values) {
-		v, err := t.view.Get(key)
-		if err != nil {
-			s.metrics.Lookups.WithLabelValues(t.cfg.Name, "item", "error").Inc()
-			writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("lookup %s in table %s: %v", key, t.cfg.Name, err))
-			return
+	var lookupErr error
+	if !s.withViews(func() {
+		for _, key := range keyCandidates(values) {
+			v, err := t.view.Get(key)
+			if err != nil {
+				lookupErr = fmt.Errorf("lookup %s in table %s: %w", key, t.cfg.Name, err)
+				return
+			}
+			if v != nil {
+				found, foundKey = v.(*state.Value), key
+				return
+			}
 		}
-		if v != nil {
-			found, foundKey = v.(*state.Value), key
-			break
-		}
+	}) {
+		lookupErr = errStopping
+	}
+	if lookupErr != nil {
+		s.metrics.Lookups.WithLabelValues(t.cfg.Name, "item", "error").Inc()
+		writeError(w, http.StatusServiceUnavailable, lookupErr.Error())
+		return
 	}
 	if found != nil {
 		lag = s.partitionLag(t, foundKey)
@@ -208,14 +220,28 @@ func (s *Server) handleItems(w http.ResponseWriter, r *http.Request) {
 
 	hashValue := q.Get(hashAttr)
 	var items []scanned
-	for _, prefix := range prefixCandidates(hashValue) {
-		got, err := s.scan(t, prefix, includeDeleted)
-		if err != nil {
-			s.metrics.Lookups.WithLabelValues(t.cfg.Name, "items", "error").Inc()
-			writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("scan table %s: %v", t.cfg.Name, err))
-			return
+	prefixes := prefixCandidates(hashValue)
+	if t.cfg.RangeKey() == "" {
+		// Without a range key the hash key is the whole item key: at most one item.
+		prefixes = keyCandidates([]string{hashValue})
+	}
+	var scanErr error
+	if !s.withViews(func() {
+		for _, prefix := range prefixes {
+			got, err := s.scan(t, prefix, includeDeleted)
+			if err != nil {
+				scanErr = fmt.Errorf("scan table %s: %w", t.cfg.Name, err)
+				return
+			}
+			items = append(items, got...)
 		}
-		items = append(items, got...)
+	}) {
+		scanErr = errStopping
+	}
+	if scanErr != nil {
+		s.metrics.Lookups.WithLabelValues(t.cfg.Name, "items", "error").Inc()
+		writeError(w, http.StatusServiceUnavailable, scanErr.Error())
+		return
 	}
 	slices.SortFunc(items, func(a, b scanned) int { return state.CompareKeys(a.key, b.key) })
 	if after != "" {
@@ -245,10 +271,8 @@ func (s *Server) handleItems(w http.ResponseWriter, r *http.Request) {
 
 func prefixCandidates(hashValue string) []string {
 	out := []string{state.KeyPrefixString(hashValue)}
-	if _, err := strconv.ParseFloat(hashValue, 64); err == nil {
-		if p, err := state.KeyPrefixNumber(hashValue); err == nil {
-			out = append(out, p)
-		}
+	if p, err := state.KeyPrefixNumber(hashValue); err == nil {
+		out = append(out, p)
 	}
 	return out
 }

@@ -61,6 +61,14 @@ type Server struct {
 	adm      *kadm.Client
 	stopping atomic.Bool
 
+	// viewsMu guards the views against their shutdown: goka's View.close clears the view's
+	// partition list without a lock, so a Get, an iterator or Recovered that overlaps it is
+	// a data race (and a Get may index a slice that is gone). Readers of a view hold the
+	// read lock and give up when viewsClosed is set; Run sets it under the write lock, which
+	// waits for those readers, before it stops the views.
+	viewsMu     sync.RWMutex
+	viewsClosed bool
+
 	mu   sync.Mutex
 	addr string
 }
@@ -119,11 +127,25 @@ func (s *Server) Ready() bool {
 	if s.stopping.Load() {
 		return false
 	}
-	for _, t := range s.tables {
-		if !t.view.Recovered() {
-			return false
+	ready := false
+	s.withViews(func() {
+		ready = true
+		for _, t := range s.tables {
+			ready = ready && t.view.Recovered()
 		}
+	})
+	return ready
+}
+
+// withViews runs fn, which may read the views, unless Run has begun to stop them; it
+// reports whether fn ran. See viewsMu.
+func (s *Server) withViews(fn func()) bool {
+	s.viewsMu.RLock()
+	defer s.viewsMu.RUnlock()
+	if s.viewsClosed {
+		return false
 	}
+	fn()
 	return true
 }
 
@@ -184,6 +206,9 @@ func (s *Server) Run(ctx context.Context) error {
 	if err := srv.Shutdown(shutCtx); err != nil {
 		s.log.Warn("view API shutdown", "error", err)
 	}
+	s.viewsMu.Lock()
+	s.viewsClosed = true
+	s.viewsMu.Unlock()
 	stopViews()
 	wg.Wait()
 	return runErr
@@ -220,8 +245,9 @@ func (s *Server) auth(h http.HandlerFunc) http.HandlerFunc {
 		return h
 	}
 	return func(w http.ResponseWriter, r *http.Request) {
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if ok {
+		// The scheme is case-insensitive (RFC 7235, section 2.1): "bearer" is "Bearer".
+		scheme, got, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+		if ok && strings.EqualFold(scheme, "Bearer") {
 			for _, tok := range s.opts.Tokens {
 				if subtle.ConstantTimeCompare([]byte(got), []byte(tok)) == 1 {
 					h(w, r)
@@ -236,12 +262,17 @@ func (s *Server) auth(h http.HandlerFunc) http.HandlerFunc {
 
 func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 	tables := map[string]string{}
-	for name, t := range s.tables {
-		tables[name] = "recovering"
-		if t.view.Recovered() {
-			tables[name] = "ready"
-		}
+	for name := range s.tables {
+		tables[name] = "stopped"
 	}
+	s.withViews(func() {
+		for name, t := range s.tables {
+			tables[name] = "recovering"
+			if t.view.Recovered() {
+				tables[name] = "ready"
+			}
+		}
+	})
 	code, status := http.StatusOK, "ready"
 	switch {
 	case s.stopping.Load():
@@ -268,9 +299,11 @@ func (s *Server) handleTables(w http.ResponseWriter, r *http.Request) {
 		t := s.tables[name]
 		lag := t.fresh.lag(-1)
 		s.metrics.Lag.WithLabelValues(name).Set(float64(lag))
+		ready := false
+		s.withViews(func() { ready = t.view.Recovered() })
 		out = append(out, tableInfo{
 			Name: name, Keys: t.cfg.Keys, VersionAttribute: t.cfg.VersionAttribute,
-			Topic: t.cfg.Topic, TableTopic: t.cfg.TableTopic(), Ready: t.view.Recovered(), Lag: lag,
+			Topic: t.cfg.Topic, TableTopic: t.cfg.TableTopic(), Ready: ready, Lag: lag,
 		})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"tables": out})

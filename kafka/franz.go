@@ -3,6 +3,7 @@ package kafka
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl"
@@ -35,6 +36,20 @@ func ClientOpts(k topology.Kafka, brokers []string) ([]kgo.Opt, error) {
 		// contract with every other client (DESIGN.md): keyed records by
 		// murmur2 exactly as Java, keyless ones in sticky 64 KiB batches.
 		kgo.RecordPartitioner(kgo.UniformBytesPartitioner(64<<10, true, true, nil)),
+	}
+	switch k.Compression {
+	case "", "none":
+		opts = append(opts, kgo.ProducerBatchCompression(kgo.NoCompression()))
+	case "lz4":
+		opts = append(opts, kgo.ProducerBatchCompression(kgo.Lz4Compression()))
+	case "snappy":
+		opts = append(opts, kgo.ProducerBatchCompression(kgo.SnappyCompression()))
+	case "zstd":
+		opts = append(opts, kgo.ProducerBatchCompression(kgo.ZstdCompression()))
+	case "gzip":
+		opts = append(opts, kgo.ProducerBatchCompression(kgo.GzipCompression()))
+	default:
+		return nil, fmt.Errorf("kafka: compression %q: want none, lz4, snappy, zstd or gzip", k.Compression)
 	}
 	tc, err := tlsConfig(k)
 	if err != nil {

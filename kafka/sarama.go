@@ -61,7 +61,11 @@ func SaramaConfig(k topology.Kafka) (*sarama.Config, error) {
 	c.Producer.Retry.BackoffFunc = producerBackoff
 	c.Producer.Partitioner = sarama.NewCustomHashPartitioner(Murmur2Hasher)
 
-	if err := DefaultSaramaTuning().Apply(c); err != nil {
+	tuning := DefaultSaramaTuning()
+	if k.Compression != "" {
+		tuning.Compression = k.Compression
+	}
+	if err := tuning.Apply(c); err != nil {
 		return nil, err
 	}
 

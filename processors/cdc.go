@@ -46,6 +46,8 @@ type Options struct {
 	ClientID string
 	Metrics  *Metrics
 	Logger   *slog.Logger
+	// GokaOptions are appended to the processor's options; tests pass goka.WithTester.
+	GokaOptions []goka.ProcessorOption
 }
 
 // Counts are an instance's running totals, for status lines and tests.
@@ -108,15 +110,21 @@ func NewCDC(opts Options) (*CDC, error) {
 		goka.Output(goka.Stream(opts.DLQTopic), new(codec.Bytes)),
 		goka.Persist(new(state.Codec)),
 	)
-	proc, err := goka.NewProcessor(opts.Conn.Brokers(), graph, append(
-		gokaOptions(opts.Conn, opts.Replication, opts.ClientID+"-"+t.Name, c.log),
+	// A nil Conn is for goka's tester, which replaces every Kafka client (GokaOptions).
+	var brokers []string
+	var kafkaOpts []goka.ProcessorOption
+	if opts.Conn != nil {
+		brokers = opts.Conn.Brokers()
+		kafkaOpts = gokaOptions(opts.Conn, opts.Replication, opts.ClientID+"-"+t.Name, c.log)
+	}
+	proc, err := goka.NewProcessor(brokers, graph, append(append(kafkaOpts,
 		goka.WithStorageBuilder(c.keys.builder(StorageBuilder(opts.StorageDir, c.log))),
 		goka.WithUpdateCallback(c.keys.update),
 		goka.WithRebalanceCallback(func(a goka.Assignment) {
 			c.partitions.Store(int64(len(a)))
 			m.Partitions.WithLabelValues(t.Name).Set(float64(len(a)))
 		}),
-	)...)
+	), opts.GokaOptions...)...)
 	if err != nil {
 		return nil, fmt.Errorf("processor %s: %w", t.Name, err)
 	}

@@ -42,7 +42,10 @@ func topicManagerConfig(replication int, log *slog.Logger) *goka.TopicManagerCon
 	tmc := goka.NewTopicManagerConfig()
 	tmc.Table.Replication = replication
 	tmc.Stream.Replication = replication
-	tmc.MismatchBehavior = goka.TMConfigMismatchBehaviorWarn
+	// streamhub creates its topics itself (topology apply); goka would only warn that the loop
+	// topic keeps records 7 days instead of its 1 hour, which is deliberate: a processor down
+	// for more than an hour must not lose re-keyed records.
+	tmc.MismatchBehavior = goka.TMConfigMismatchBehaviorIgnore
 	return tmc
 }
 

@@ -20,6 +20,7 @@ func ExampleDevConfig() {
 	// dlq: dev.streamhub.dlq
 	// cdc dev.users.cdc partitions=8 compacted=false
 	// state dev.users.state-table partitions=8 compacted=true
+	// loop dev.users.state-loop partitions=8 compacted=false
 	// dlq dev.streamhub.dlq partitions=1 compacted=false
 }
 

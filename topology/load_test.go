@@ -104,6 +104,7 @@ func TestGoodConfigsLoadToExpectedValues(t *testing.T) {
 				TLS:               &TLS{CAFile: "testdata/good/certs/ca.pem"},
 				SASL:              &SASL{Mechanism: SASLScram512, Username: "svc-pipeline", Password: "kafka-secret-1"},
 				ReplicationFactor: 3,
+				Compression:       "lz4",
 				MinInsyncReplicas: 2,
 			},
 			Tables: []Table{
@@ -178,6 +179,7 @@ func TestGoodConfigsLoadToExpectedValues(t *testing.T) {
 				TLS:               &TLS{},
 				SASL:              &SASL{Mechanism: SASLAWSMSKIAM, Region: "us-east-1"},
 				ReplicationFactor: 2,
+				Compression:       "lz4",
 				MinInsyncReplicas: 1,
 			},
 			Tables: []Table{{Name: "sessions", Topic: "staging.sessions.cdc", Keys: []string{"sessionId"}, Partitions: 8, Group: "staging.sessions.state"}},
@@ -192,7 +194,7 @@ func TestGoodConfigsLoadToExpectedValues(t *testing.T) {
 		"collector-only.yaml": {
 			Path:      "testdata/good/collector-only.yaml",
 			Env:       "dev",
-			Kafka:     Kafka{Brokers: []string{"localhost:9092"}, ClientID: "streamhub", ReplicationFactor: 3, MinInsyncReplicas: 2},
+			Kafka:     Kafka{Brokers: []string{"localhost:9092"}, ClientID: "streamhub", ReplicationFactor: 3, MinInsyncReplicas: 2, Compression: "lz4"},
 			API:       API{Listen: "127.0.0.1:8080"},
 			Processor: Processor{StorageDir: ".streamhub/state", DLQTopic: "dev.streamhub.dlq", ShutdownTimeout: 30 * time.Second},
 			Collector: &Collector{Listen: "127.0.0.1:8081", MaxBodyBytes: 1 << 20, DLQTopic: "dev.streamhub.dlq"},
@@ -205,6 +207,7 @@ func TestGoodConfigsLoadToExpectedValues(t *testing.T) {
 				EmbeddedListen:    "127.0.0.1:9092",
 				ClientID:          "streamhub",
 				ReplicationFactor: 1,
+				Compression:       "none",
 				MinInsyncReplicas: 1,
 			},
 			Tables: []Table{

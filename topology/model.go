@@ -67,6 +67,10 @@ type Kafka struct {
 	// MinInsyncReplicas for topics streamhub creates. Default 2 for real brokers, 1 embedded.
 	// Never greater than ReplicationFactor.
 	MinInsyncReplicas int `yaml:"min_insync_replicas"`
+	// Compression of the records streamhub produces: none, lz4, snappy, zstd or gzip.
+	// Default lz4 for real brokers (JSON shrinks several times on the wire to MSK) and
+	// none for the embedded broker, where there is no wire.
+	Compression string `yaml:"compression"`
 }
 
 // EmbeddedBrokers is the Brokers value that starts the in-process broker.
@@ -147,6 +151,10 @@ func (t Table) RangeKey() string {
 
 // TableTopic is the compacted topic goka writes the latest state to.
 func (t Table) TableTopic() string { return t.Group + "-table" }
+
+// LoopTopic is where the processor re-sends a record under its item key when the record's
+// Kafka key is not the item key (goka's loopback stream "<group>-loop").
+func (t Table) LoopTopic() string { return t.Group + "-loop" }
 
 // API is the HTTP view API.
 type API struct {
@@ -306,6 +314,7 @@ const (
 	PurposeCDC   = "cdc"
 	PurposeState = "state"
 	PurposeDLQ   = "dlq"
+	PurposeLoop  = "loop"
 )
 
 // TopicSpec is one topic the pipeline needs; `topology apply` creates the missing ones.

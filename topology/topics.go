@@ -1,8 +1,9 @@
 package topology
 
 // Topics lists every topic the pipeline creates, each once, in a stable order: per table
-// its CDC topic and its compacted state topic (same partitions, so that a key's change
-// and its state live on the same partition number), then the DLQ topics.
+// its CDC topic, its compacted state topic (same partitions, so that a key's change
+// and its state live on the same partition number) and its loop topic (records re-keyed
+// to their item key), then the DLQ topics.
 //
 // A DLQ gets one partition: it carries few records, no key order matters there, and one
 // partition reads back in arrival order for the person investigating. Raw topics a sink
@@ -19,6 +20,7 @@ func (c *Config) Topics() []TopicSpec {
 	for _, t := range c.Tables {
 		add(TopicSpec{Name: t.Topic, Partitions: t.Partitions, Purpose: PurposeCDC})
 		add(TopicSpec{Name: t.TableTopic(), Partitions: t.Partitions, Compacted: true, Purpose: PurposeState})
+		add(TopicSpec{Name: t.LoopTopic(), Partitions: t.Partitions, Purpose: PurposeLoop})
 	}
 	add(TopicSpec{Name: c.Processor.DLQTopic, Partitions: defaultDLQPartitions, Purpose: PurposeDLQ})
 	if c.Collector != nil {

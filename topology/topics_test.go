@@ -23,13 +23,16 @@ func TestTopicsListEveryTopicThePipelineCreatesOnce(t *testing.T) {
 		{"dev", DevConfig(), []TopicSpec{
 			{Name: "dev.users.cdc", Partitions: 8, Purpose: PurposeCDC},
 			{Name: "dev.users.state-table", Partitions: 8, Compacted: true, Purpose: PurposeState},
+			{Name: "dev.users.state-loop", Partitions: 8, Purpose: PurposeLoop},
 			{Name: "dev.streamhub.dlq", Partitions: 1, Purpose: PurposeDLQ},
 		}},
 		{"production: own topic names, a DLQ per component, sink topics left out", production, []TopicSpec{
 			{Name: "prod.users.cdc", Partitions: 12, Purpose: PurposeCDC},
 			{Name: "prod.users.state-table", Partitions: 12, Compacted: true, Purpose: PurposeState},
+			{Name: "prod.users.state-loop", Partitions: 12, Purpose: PurposeLoop},
 			{Name: "prod.shop.orders.cdc", Partitions: 24, Purpose: PurposeCDC},
 			{Name: "prod.shop.orders.state-table", Partitions: 24, Compacted: true, Purpose: PurposeState},
+			{Name: "prod.shop.orders.state-loop", Partitions: 24, Purpose: PurposeLoop},
 			{Name: "prod.streamhub.dlq", Partitions: 1, Purpose: PurposeDLQ},
 			{Name: "prod.collector.dlq", Partitions: 1, Purpose: PurposeDLQ},
 		}},

@@ -73,6 +73,11 @@ func (c *Config) validateKafka(r *report) {
 	} else if k.EmbeddedListen != "" && len(k.Brokers) > 0 {
 		r.errorf("kafka.embedded_listen", `only used with brokers: embedded; remove it or the brokers`)
 	}
+	switch k.Compression {
+	case "none", "lz4", "snappy", "zstd", "gzip":
+	default:
+		r.errorf("kafka.compression", "must be none, lz4, snappy, zstd or gzip, got %q", k.Compression)
+	}
 	if k.ReplicationFactor < 1 {
 		r.errorf("kafka.replication_factor", "must be at least 1, got %d", k.ReplicationFactor)
 	}

@@ -35,7 +35,7 @@ func TestEnsureDefaultsFillsAGoConfigLikeAFileAndTwiceChangesNothing(t *testing.
 	c.EnsureDefaults()
 	want := &Config{
 		Env:       "dev",
-		Kafka:     Kafka{Brokers: []string{"k1:9092"}, ClientID: "streamhub", ReplicationFactor: 3, MinInsyncReplicas: 2},
+		Kafka:     Kafka{Brokers: []string{"k1:9092"}, ClientID: "streamhub", ReplicationFactor: 3, MinInsyncReplicas: 2, Compression: "lz4"},
 		Tables:    []Table{{Name: "users", Topic: "dev.users.cdc", Keys: []string{"pk"}, Partitions: 8, Group: "dev.users.state"}},
 		API:       API{Listen: "127.0.0.1:8080"},
 		Processor: Processor{StorageDir: ".streamhub/state", DLQTopic: "dev.streamhub.dlq", ShutdownTimeout: 30 * time.Second},

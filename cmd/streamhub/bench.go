@@ -13,8 +13,10 @@ const benchHelp = `Usage: streamhub bench processor [flags]
 
 Measures the CDC latest-state processor on an embedded broker: N DynamoDB Streams records
 over K keys are produced, consumed raw with franz-go (the speed of the medium), then
-processed by the goka processor with goleveldb storage. Reports events/s and the ratio
-processor / raw consumption, measured in the same run.
+processed by streamhub's CDC processor and, as a yardstick, by a plain goka processor
+(goka's defaults, goleveldb, encoding/json). Reports events/s and the ratios to raw
+consumption and to the plain processor, all measured in the same run, because only ratios
+travel between machines.
 `
 
 func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -29,11 +31,12 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	records := fs.Int("records", 1_000_000, "CDC records to process")
 	keys := fs.Int("keys", 100_000, "distinct items")
 	partitions := fs.Int("partitions", 8, "partitions of the CDC and table topics")
+	baseline := fs.Bool("baseline", true, "also run a plain goka processor (goka defaults, encoding/json) over the same topic")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the processor phase to this file")
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
-	opts := bench.ProcessorOptions{Records: *records, Keys: *keys, Partitions: *partitions, Progress: stderr}
+	opts := bench.ProcessorOptions{Records: *records, Keys: *keys, Partitions: *partitions, Progress: stderr, Baseline: *baseline}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err != nil {
