@@ -8,6 +8,7 @@ import (
 
 	"github.com/lovoo/goka"
 	"github.com/lovoo/goka/storage"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
 )
 
@@ -64,8 +65,8 @@ func (f *freshness) builder(b storage.Builder) storage.Builder {
 	}
 }
 
-// poll refreshes the end offsets every interval until ctx ends.
-func (f *freshness) poll(ctx context.Context, adm *kadm.Client, every time.Duration) {
+// poll refreshes the end offsets, and the lag gauge, every interval until ctx ends.
+func (f *freshness) poll(ctx context.Context, adm *kadm.Client, every time.Duration, gauge prometheus.Gauge) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -78,6 +79,7 @@ func (f *freshness) poll(ctx context.Context, adm *kadm.Client, every time.Durat
 				}
 			})
 			f.mu.Unlock()
+			gauge.Set(float64(f.lag(-1)))
 		}
 		select {
 		case <-ctx.Done():

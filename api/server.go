@@ -183,7 +183,7 @@ func (s *Server) Run(ctx context.Context) error {
 		}()
 		go func() {
 			defer wg.Done()
-			t.fresh.poll(viewCtx, s.adm, time.Second)
+			t.fresh.poll(viewCtx, s.adm, time.Second, s.metrics.Lag.WithLabelValues(name))
 		}()
 	}
 

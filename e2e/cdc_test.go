@@ -189,4 +189,3 @@ func partitions(r *running) int {
 	}
 	return n
 }
-

@@ -71,7 +71,10 @@ func Connect(ctx context.Context, k topology.Kafka, opts ...ConnectOption) (*Con
 	}
 	var err error
 	if c.sarama, err = SaramaConfig(c.k); err == nil {
-		c.opts, err = ClientOpts(c.k, c.brokers)
+		c.opts, err = connectionOpts(c.k, c.brokers)
+	}
+	if err == nil {
+		_, err = compressionOpt(c.k.Compression)
 	}
 	if err != nil {
 		c.Close()
@@ -107,7 +110,11 @@ func (c *Conn) Sarama() *sarama.Config {
 // Client returns a new franz-go client (see ClientOpts); extra options are
 // applied after streamhub's.
 func (c *Conn) Client(extra ...kgo.Opt) (*kgo.Client, error) {
-	opts := append(append([]kgo.Opt(nil), c.opts...), extra...)
+	comp, err := compressionOpt(c.k.Compression)
+	if err != nil {
+		return nil, err
+	}
+	opts := append(append(append([]kgo.Opt(nil), c.opts...), comp), extra...)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("kafka: new client: %w", err)

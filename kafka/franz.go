@@ -24,6 +24,37 @@ import (
 // broker address once the broker listens (see Connect). Add more options
 // after these; a later option of the same kind wins.
 func ClientOpts(k topology.Kafka, brokers []string) ([]kgo.Opt, error) {
+	opts, err := connectionOpts(k, brokers)
+	if err != nil {
+		return nil, err
+	}
+	comp, err := compressionOpt(k.Compression)
+	if err != nil {
+		return nil, err
+	}
+	return append(opts, comp), nil
+}
+
+// compressionOpt builds the producer compression option. Each client needs its own: kgo
+// writes into the option's codec slice when a client applies it.
+func compressionOpt(name string) (kgo.Opt, error) {
+	switch name {
+	case "", "none":
+		return kgo.ProducerBatchCompression(kgo.NoCompression()), nil
+	case "lz4":
+		return kgo.ProducerBatchCompression(kgo.Lz4Compression()), nil
+	case "snappy":
+		return kgo.ProducerBatchCompression(kgo.SnappyCompression()), nil
+	case "zstd":
+		return kgo.ProducerBatchCompression(kgo.ZstdCompression()), nil
+	case "gzip":
+		return kgo.ProducerBatchCompression(kgo.GzipCompression()), nil
+	}
+	return nil, fmt.Errorf("kafka: compression %q: want none, lz4, snappy, zstd or gzip", name)
+}
+
+// connectionOpts are ClientOpts without the per-client compression option.
+func connectionOpts(k topology.Kafka, brokers []string) ([]kgo.Opt, error) {
 	if len(brokers) == 0 {
 		return nil, errors.New("kafka: no brokers")
 	}
@@ -36,20 +67,6 @@ func ClientOpts(k topology.Kafka, brokers []string) ([]kgo.Opt, error) {
 		// contract with every other client (DESIGN.md): keyed records by
 		// murmur2 exactly as Java, keyless ones in sticky 64 KiB batches.
 		kgo.RecordPartitioner(kgo.UniformBytesPartitioner(64<<10, true, true, nil)),
-	}
-	switch k.Compression {
-	case "", "none":
-		opts = append(opts, kgo.ProducerBatchCompression(kgo.NoCompression()))
-	case "lz4":
-		opts = append(opts, kgo.ProducerBatchCompression(kgo.Lz4Compression()))
-	case "snappy":
-		opts = append(opts, kgo.ProducerBatchCompression(kgo.SnappyCompression()))
-	case "zstd":
-		opts = append(opts, kgo.ProducerBatchCompression(kgo.ZstdCompression()))
-	case "gzip":
-		opts = append(opts, kgo.ProducerBatchCompression(kgo.GzipCompression()))
-	default:
-		return nil, fmt.Errorf("kafka: compression %q: want none, lz4, snappy, zstd or gzip", k.Compression)
 	}
 	tc, err := tlsConfig(k)
 	if err != nil {

@@ -135,6 +135,20 @@ func NewCDC(opts Options) (*CDC, error) {
 // Run processes until ctx is cancelled, then drains in-flight records and commits.
 func (c *CDC) Run(ctx context.Context) error {
 	c.log.Info("processor starting", "topic", c.opts.Table.Topic, "group", c.opts.Table.Group)
+	statsDone := make(chan struct{})
+	defer close(statsDone)
+	go func() {
+		t := time.NewTicker(5 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-statsDone:
+				return
+			case <-t.C:
+				c.Lag() // refreshes the lag gauge
+			}
+		}
+	}()
 	err := c.proc.Run(ctx)
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return fmt.Errorf("processor %s: %w", c.opts.Table.Name, err)
@@ -208,6 +222,12 @@ func (c *CDC) process(ctx goka.Context, msg any) {
 		case cmp == 0:
 			c.duplicate.Add(1)
 			c.mDuplicate.Inc()
+			if cur.Source == c.position(ctx) {
+				// The very record that made this state, replayed after a crash: the local
+				// store kept its write, but the table-topic write may have been lost with the
+				// process. Writing it again is a no-op for the compacted topic if it landed.
+				ctx.SetValue(cur)
+			}
 			return
 		case cmp < 0:
 			c.stale.Add(1)

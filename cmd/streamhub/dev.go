@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -32,7 +33,7 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs := newFlagSet("dev", devHelp, stderr)
 	duration := fs.Duration("duration", 0, "stop after this long (0 runs until Ctrl-C)")
 	rate := fs.Int("rate", 50, "synthetic changes per second")
-	items := fs.Int("items", 1000, "distinct items in the synthetic users table")
+	items := fs.Int("items", 100, "distinct items in the synthetic users table (few items: more re-creates and out-of-order changes)")
 	kafkaListen := fs.String("kafka-listen", "127.0.0.1:9092", "where the embedded broker listens")
 	apiListen := fs.String("api-listen", "127.0.0.1:8080", "where the view API listens")
 	every := fs.Duration("status-every", 5*time.Second, "how often to print the status line")
@@ -68,11 +69,26 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	table := cfg.Tables[0]
 
+	// The workload's client is made before the pipeline runs: dev without its workload is
+	// an error, not a log line; and no other client of the Conn is being made at the same
+	// time (kgo.NewClient writes into the compression option's slice, which every client
+	// of a Conn shares, so two at once race).
+	cl, clientErr := p.Conn().Client(kgo.DefaultProduceTopic(table.Topic))
+	runCtx := ctx
+	if clientErr != nil {
+		var cancel context.CancelFunc
+		runCtx, cancel = context.WithCancel(ctx)
+		cancel() // Run then only releases the pipeline's connection
+	}
 	runErr := make(chan error, 1)
-	go func() { runErr <- p.Run(ctx) }()
+	go func() { runErr <- p.Run(runCtx) }()
+	if clientErr != nil {
+		return errors.Join(fmt.Errorf("synthetic producer: %w", clientErr), <-runErr)
+	}
+	defer cl.Close()
 
 	produced := make(chan int64, 1)
-	go func() { produced <- produce(ctx, p, table.Topic, *rate, *items, *seed, log) }()
+	go func() { produced <- produce(ctx, cl, *rate, *items, *seed, log) }()
 
 	for p.API.Addr() == "" {
 		select {
@@ -89,6 +105,7 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	for {
 		select {
 		case err := <-runErr:
+			<-produced // ctx is done: the producer stops too
 			s := p.Status()
 			fmt.Fprintf(stdout, "stopped after %s: %s\n", time.Since(start).Round(time.Second), statusLine(s))
 			return err
@@ -122,15 +139,9 @@ Ctrl-C stops.
 		base, t.Name, q.Encode(), base, t.Name, url.Values{"pk": {"user#1"}}.Encode())
 }
 
-// produce feeds the synthetic workload into the CDC topic at rate changes per second until
-// ctx ends, and returns the number of records produced.
-func produce(ctx context.Context, p *pipeline.Pipeline, topic string, rate, items int, seed uint64, log *slog.Logger) int64 {
-	cl, err := p.Conn().Client(kgo.DefaultProduceTopic(topic))
-	if err != nil {
-		log.Error("synthetic producer", "error", err)
-		return 0
-	}
-	defer cl.Close()
+// produce feeds the synthetic workload into the CDC topic (cl's default produce topic) at
+// rate changes per second until ctx ends, and returns the number of records produced.
+func produce(ctx context.Context, cl *kgo.Client, rate, items int, seed uint64, log *slog.Logger) int64 {
 	gen := synthetic.New(synthetic.Options{Items: items, Seed: seed})
 	var n int64
 	tick := time.NewTicker(time.Second / time.Duration(min(rate, 1000)))

@@ -68,21 +68,21 @@ func cmdRoles(ctx context.Context, role string, args []string, stdout, stderr io
 		return err
 	}
 	if p.API == nil {
-		stopOps, err := serveOps(*opsListen, p)
+		addr, stopOps, err := serveOps(*opsListen, p)
 		if err != nil {
 			return err
 		}
 		defer stopOps()
-		log.Info("ops endpoints", "url", "http://"+*opsListen+"/metrics")
+		log.Info("ops endpoints", "url", "http://"+addr+"/metrics")
 	}
 	return p.Run(ctx)
 }
 
 // serveOps serves health, readiness and metrics for a process without the view API.
-func serveOps(addr string, p *pipeline.Pipeline) (func(), error) {
+func serveOps(addr string, p *pipeline.Pipeline) (string, func(), error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("--ops-listen %s: %w", addr, err)
+		return "", nil, fmt.Errorf("--ops-listen %s: %w", addr, err)
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -101,7 +101,7 @@ func serveOps(addr string, p *pipeline.Pipeline) (func(), error) {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(p.Registry, promhttp.HandlerOpts{}))
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
-	return func() {
+	return ln.Addr().String(), func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		srv.Shutdown(ctx)

@@ -1,0 +1,43 @@
+package main
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+func TestDevRunsForItsDurationAndPrintsBoundAddresses(t *testing.T) {
+	code, stdout, stderr := runCmd(t, "dev",
+		"--duration", "3s", "--kafka-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0",
+		"--status-every", "1s", "--seed", "1")
+	if code != 0 {
+		t.Fatalf("exit %d, want 0\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	if !strings.HasPrefix(stdout, "streamhub dev is running.\n") {
+		t.Errorf("stdout does not start with the banner:\n%s", stdout)
+	}
+	// Port 0 asks for any free port: the banner must show the ports actually bound.
+	bound := func(what, pattern string) {
+		t.Helper()
+		m := regexp.MustCompile(pattern).FindStringSubmatch(stdout)
+		if m == nil {
+			t.Errorf("banner has no %s matching %s:\n%s", what, pattern, stdout)
+			return
+		}
+		if port, err := strconv.Atoi(m[1]); err != nil || port == 0 {
+			t.Errorf("banner shows %s port %q, want the bound port", what, m[1])
+		}
+	}
+	bound("Kafka address", `Kafka \(embedded\)\s+127\.0\.0\.1:(\d+)\s`)
+	bound("view API URL", `View API\s+http://127\.0\.0\.1:(\d+)/v1/tables\n`)
+	bound("curl line", `curl -s 'http://127\.0\.0\.1:(\d+)/v1/tables/users/item\?pk=user%231&sk=profile'`)
+
+	status := `events in \d+ \(applied \d+, stale \d+, duplicate \d+, invalid \d+\) · keys \d+ · lag \d+`
+	if n := len(regexp.MustCompile(`(?m)^\[\d+s\] `+status+`$`).FindAllString(stdout, -1)); n < 1 {
+		t.Errorf("no status line every 1s:\n%s", stdout)
+	}
+	if !regexp.MustCompile(`(?m)^stopped after \d+s: ` + status + `\n\z`).MatchString(stdout) {
+		t.Errorf("stdout does not end with the final status line:\n%s", stdout)
+	}
+}
