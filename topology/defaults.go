@@ -66,12 +66,11 @@ func (c *Config) ensureDefaults(r *report) {
 		setString(&k.EmbeddedListen, defaultEmbeddedListen)
 		setInt("kafka.replication_factor", &k.ReplicationFactor, replicationEmbedded)
 		setInt("kafka.min_insync_replicas", &k.MinInsyncReplicas, minInsyncEmbedded)
-		setString(&k.Compression, "none")
 	} else {
-		setString(&k.Compression, "lz4")
 		setInt("kafka.replication_factor", &k.ReplicationFactor, replicationReal)
 		setInt("kafka.min_insync_replicas", &k.MinInsyncReplicas, minInsyncReal)
 	}
+	setString(&k.Compression, "lz4")
 	k.Compression = strings.ToLower(k.Compression)
 	if k.SASL != nil {
 		k.SASL.Mechanism = strings.ToUpper(k.SASL.Mechanism)

@@ -207,7 +207,7 @@ func TestGoodConfigsLoadToExpectedValues(t *testing.T) {
 				EmbeddedListen:    "127.0.0.1:9092",
 				ClientID:          "streamhub",
 				ReplicationFactor: 1,
-				Compression:       "none",
+				Compression:       "lz4",
 				MinInsyncReplicas: 1,
 			},
 			Tables: []Table{
