@@ -203,7 +203,13 @@ func (c *CDC) process(ctx goka.Context, msg any) {
 		c.deadLetter(ctx, raw, err)
 		return
 	}
-	if ch.Key != ctx.Key() {
+	// A record keyed otherwise, or placed by a partitioner other than Kafka's murmur2
+	// (librdkafka's default consistent_random, say), is re-sent under its item key through
+	// the loop topic, which lands it in the partition that owns the item: otherwise this
+	// partition's state would hold a key the table topic keeps in another partition, and a
+	// recovery would lose it.
+	if ch.Key != ctx.Key() || (ctx.Topic() == goka.Stream(c.opts.Table.Topic) &&
+		kafka.Partition([]byte(ch.Key), int32(c.opts.Table.Partitions)) != ctx.Partition()) {
 		c.rekeyed.Add(1)
 		c.mRekeyed.Inc()
 		pos := c.position(ctx)

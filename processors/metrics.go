@@ -10,7 +10,7 @@ const (
 	OutcomeStale     = "stale"     // an older change arrived after a newer one; ignored
 	OutcomeDuplicate = "duplicate" // the very change already applied; ignored
 	OutcomeInvalid   = "invalid"   // the record could not be parsed; sent to the DLQ
-	OutcomeRekeyed   = "rekeyed"   // the message key was not the item key; re-sent under the item key
+	OutcomeRekeyed   = "rekeyed"   // wrong message key or partition; re-sent under the item key
 )
 
 // Metrics are the processor's Prometheus metrics. One Metrics serves every table of a

@@ -186,6 +186,13 @@ func appendDynamoJSON(dst []byte, av *AttributeValue, depth int) ([]byte, error)
 
 // appendDynamoImage writes a map of attributes in DynamoDB JSON, names sorted.
 func appendDynamoImage(dst []byte, m map[string]AttributeValue, depth int) ([]byte, error) {
+	return appendSortedMap(dst, m, depth, appendDynamoJSON)
+}
+
+// appendSortedMap writes m as a JSON object with its names sorted, each value written by
+// appendAV: the one walk behind both DynamoDB JSON and plain JSON output.
+func appendSortedMap(dst []byte, m map[string]AttributeValue, depth int,
+	appendAV func([]byte, *AttributeValue, int) ([]byte, error)) ([]byte, error) {
 	if depth > maxDepth {
 		return dst, errNesting()
 	}
@@ -198,7 +205,7 @@ func appendDynamoImage(dst []byte, m map[string]AttributeValue, depth int) ([]by
 		dst = append(dst, ':')
 		av := m[name]
 		var err error
-		if dst, err = appendDynamoJSON(dst, &av, depth+1); err != nil {
+		if dst, err = appendAV(dst, &av, depth+1); err != nil {
 			return dst, within(err, name)
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/binary"
-	"maps"
 	"slices"
 	"strconv"
 	"sync"
@@ -41,23 +40,7 @@ func errNesting() error {
 }
 
 func appendPlainMap(dst []byte, m map[string]AttributeValue, depth int) ([]byte, error) {
-	if depth > maxDepth {
-		return dst, errNesting()
-	}
-	dst = append(dst, '{')
-	for i, name := range slices.Sorted(maps.Keys(m)) {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = appendQuoted(dst, name)
-		dst = append(dst, ':')
-		av := m[name]
-		var err error
-		if dst, err = appendPlainAV(dst, &av, depth+1); err != nil {
-			return dst, within(err, name)
-		}
-	}
-	return append(dst, '}'), nil
+	return appendSortedMap(dst, m, depth, appendPlainAV)
 }
 
 func appendPlainAV(dst []byte, av *AttributeValue, depth int) ([]byte, error) {
