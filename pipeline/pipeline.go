@@ -73,6 +73,13 @@ func New(ctx context.Context, opts Options) (*Pipeline, error) {
 			return nil, err
 		}
 		p.conn, p.ownConn = conn, true
+		if cfg.Kafka.Embedded() && !opts.MemoryStorage {
+			// The embedded broker keeps its topics in memory, so a local store on disk would
+			// outlive its changelog and disagree with the empty table topic of the next run.
+			p.log.Info("embedded broker: keeping processor and view state in memory")
+			opts.MemoryStorage = true
+			p.opts.MemoryStorage = true
+		}
 	}
 	ok := false
 	defer func() {
