@@ -108,7 +108,9 @@ func NewCDC(opts Options) (*CDC, error) {
 		// key, so it reaches the partition that owns the item.
 		goka.Loop(new(codec.Bytes), c.process),
 		goka.Output(goka.Stream(opts.DLQTopic), new(codec.Bytes)),
-		goka.Persist(new(state.Codec)),
+		// The processor's stores hand out buffers that never change (values are replaced,
+		// not modified), so reading the current state needs no copies.
+		goka.Persist(new(state.SharedCodec)),
 	)
 	// A nil Conn is for goka's tester, which replaces every Kafka client (GokaOptions).
 	var brokers []string

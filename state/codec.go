@@ -8,6 +8,7 @@ import (
 	"math"
 	"slices"
 	"time"
+	"unsafe"
 )
 
 // Value is the latest state of one item, stored in the goka group table.
@@ -113,7 +114,15 @@ func (v *Value) AppendBinary(b []byte) ([]byte, error) {
 // UnmarshalBinary decodes a value written by MarshalBinary. Damaged or truncated input
 // fails with ErrCorruptValue, a format it does not know with ErrUnknownFormat; it never
 // panics and never allocates more than the input's size.
-func (v *Value) UnmarshalBinary(data []byte) error {
+func (v *Value) UnmarshalBinary(data []byte) error { return v.unmarshal(data, false) }
+
+// UnmarshalBinaryShared is UnmarshalBinary without copies: the Value's strings and Item
+// point into data, which must not change while the Value is in use. For readers whose
+// storage hands out immutable buffers (the processor's own store); never for a leveldb
+// iterator, which reuses its buffer.
+func (v *Value) UnmarshalBinaryShared(data []byte) error { return v.unmarshal(data, true) }
+
+func (v *Value) unmarshal(data []byte, shared bool) error {
 	if len(data) == 0 {
 		return fmt.Errorf("%w: empty", ErrCorruptValue)
 	}
@@ -169,7 +178,12 @@ func (v *Value) UnmarshalBinary(data []byte) error {
 		return fmt.Errorf("%w: %d bytes after the last field", ErrCorruptValue, rest-total)
 	}
 	strLen := int(total - lens[5])
-	all := string(body[d.i : d.i+strLen])
+	var all string
+	if shared {
+		all = unsafe.String(unsafe.SliceData(body[d.i:]), strLen)
+	} else {
+		all = string(body[d.i : d.i+strLen])
+	}
 	fields := [...]*string{&out.EventID, &out.Version.Attr, &out.Version.Seq, &out.Version.Stream, &out.Source.Topic}
 	off := 0
 	for i, f := range fields {
@@ -177,7 +191,11 @@ func (v *Value) UnmarshalBinary(data []byte) error {
 		off += int(lens[i])
 	}
 	if lens[5] > 0 {
-		out.Item = append([]byte(nil), body[d.i+strLen:]...)
+		if shared {
+			out.Item = body[d.i+strLen : len(body) : len(body)]
+		} else {
+			out.Item = append([]byte(nil), body[d.i+strLen:]...)
+		}
 	}
 	*v = out
 	return nil
@@ -245,6 +263,19 @@ func (Codec) Encode(value any) ([]byte, error) {
 func (Codec) Decode(data []byte) (any, error) {
 	v := new(Value)
 	if err := v.UnmarshalBinary(data); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// SharedCodec is Codec whose Decode shares data instead of copying it (see
+// UnmarshalBinaryShared): for a goka processor over a store whose buffers never change.
+type SharedCodec struct{ Codec }
+
+// Decode decodes into a new *Value that points into data.
+func (SharedCodec) Decode(data []byte) (any, error) {
+	v := new(Value)
+	if err := v.UnmarshalBinaryShared(data); err != nil {
 		return nil, err
 	}
 	return v, nil

@@ -185,3 +185,32 @@ func TestAppendBinaryAppends(t *testing.T) {
 		t.Fatalf("AppendBinary = %q, %v", got, err)
 	}
 }
+
+func TestSharedDecodeEqualsCopyingDecode(t *testing.T) {
+	in := &Value{
+		Item: []byte(`{"a":1}`), Version: Version{Attr: `"x"`, HasAttr: true, Seq: "123456789012345678901", Stream: "arn:s", CreatedAt: 5},
+		EventID: "e", UpdatedAt: time.UnixMilli(5).UTC(), Source: Position{Topic: "t", Partition: 3, Offset: 9},
+	}
+	b, err := in.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var copied, shared Value
+	if err := copied.UnmarshalBinary(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := shared.UnmarshalBinaryShared(b); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(copied, shared) || !reflect.DeepEqual(&shared, in) {
+		t.Errorf("shared decode %+v, copying decode %+v, want %+v", shared, copied, in)
+	}
+	got, err := SharedCodec{}.Decode(b)
+	if err != nil || !reflect.DeepEqual(got, in) {
+		t.Errorf("SharedCodec.Decode = %+v, %v", got, err)
+	}
+	// A truncated buffer still fails rather than sharing garbage.
+	if err := shared.UnmarshalBinaryShared(b[:len(b)-1]); err == nil {
+		t.Error("truncated input decoded")
+	}
+}
