@@ -33,6 +33,9 @@ var badConfigs = map[string][]string{
 		`brokers.yaml:7: kafka.brokers[4]: port must be a number from 1 to 65535, got "kafka3:99999"`,
 		`brokers.yaml:8: kafka.embedded_listen: only used with brokers: embedded; remove it or the brokers`,
 	},
+	"compression.yaml": {
+		`compression.yaml:3: kafka.compression: must be none, lz4, snappy, zstd or gzip, got "brotli"`,
+	},
 	"collector.yaml": {
 		`collector.yaml:4: collector.listen: must be host:port, got "localhost"`,
 		`collector.yaml:5: collector.max_body_bytes: must be at least 1, got 0`,
