@@ -198,6 +198,7 @@ func (c *CDC) Lag() int64 {
 // to the DLQ, and a record older than the state is counted and dropped.
 func (c *CDC) process(ctx goka.Context, msg any) {
 	start := time.Now()
+	defer func() { c.mProcess.Observe(time.Since(start).Seconds()) }()
 	c.in.Add(1)
 	raw, _ := msg.([]byte)
 	ch, err := state.ParseChange(raw, c.spec)
@@ -257,7 +258,6 @@ func (c *CDC) process(ctx goka.Context, msg any) {
 	c.keys.add(ctx.Partition(), liveDelta(cur != nil && !cur.Deleted, !ch.Deleted))
 	c.applied.Add(1)
 	c.mApplied.Inc()
-	c.mProcess.Observe(time.Since(start).Seconds())
 	if !ch.CreatedAt.IsZero() {
 		c.mEndToEnd.Observe(start.Sub(ch.CreatedAt).Seconds())
 	}
