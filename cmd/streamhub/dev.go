@@ -106,8 +106,10 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		select {
 		case err := <-runErr:
 			<-produced // ctx is done: the producer stops too
+			// Keys and lag are not shown: the stopped processors have given up their partitions.
 			s := p.Status()
-			fmt.Fprintf(stdout, "stopped after %s: %s\n", time.Since(start).Round(time.Second), statusLine(s))
+			fmt.Fprintf(stdout, "stopped after %s: events in %d (applied %d, stale %d, duplicate %d, invalid %d)\n",
+				time.Since(start).Round(time.Second), s.In, s.Applied, s.Stale, s.Duplicate, s.Invalid)
 			return err
 		case <-tick.C:
 			fmt.Fprintf(stdout, "[%s] %s\n", time.Since(start).Round(time.Second), statusLine(p.Status()))
