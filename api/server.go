@@ -41,9 +41,8 @@ type Options struct {
 	// Tokens, when not empty, are the bearer tokens accepted on /v1.
 	Tokens []string
 	// StorageDir keeps the views' local copies in goleveldb; "" keeps them in memory.
-	StorageDir  string
-	Replication int
-	ClientID    string
+	StorageDir string
+	ClientID   string
 	// Registry collects the metrics served on /metrics; Gatherer serves them (both default
 	// to a new registry).
 	Registry prometheus.Registerer
@@ -88,9 +87,6 @@ func New(opts Options) (*Server, error) {
 		reg := prometheus.NewRegistry()
 		opts.Registry, opts.Gatherer = reg, reg
 	}
-	if opts.Replication < 1 {
-		opts.Replication = 1
-	}
 	if opts.ClientID == "" {
 		opts.ClientID = "streamhub"
 	}
@@ -101,7 +97,7 @@ func New(opts Options) (*Server, error) {
 		if opts.StorageDir != "" {
 			dir = filepath.Join(opts.StorageDir, "views", t.Name)
 		}
-		vopts := append(processors.ViewOptions(opts.Conn, opts.Replication, opts.ClientID+"-view-"+t.Name, opts.Logger),
+		vopts := append(processors.ViewOptions(opts.Conn, opts.ClientID+"-view-"+t.Name, opts.Logger),
 			goka.WithViewStorageBuilder(fresh.builder(processors.StorageBuilder(dir, opts.Logger))),
 			goka.WithViewCallback(fresh.update),
 		)
@@ -297,8 +293,7 @@ func (s *Server) handleTables(w http.ResponseWriter, r *http.Request) {
 	out := make([]tableInfo, 0, len(s.order))
 	for _, name := range s.order {
 		t := s.tables[name]
-		lag := t.fresh.lag(-1)
-		s.metrics.Lag.WithLabelValues(name).Set(float64(lag))
+		lag := t.fresh.lag(-1) // the lag gauge is kept by the freshness poll
 		ready := false
 		s.withViews(func() { ready = t.view.Recovered() })
 		out = append(out, tableInfo{

@@ -168,7 +168,7 @@ tables:
 	fmt.Fprintf(o.Progress, "processor...\n")
 	cdc, err := processors.NewCDC(processors.Options{
 		Conn: conn, Table: table, DLQTopic: cfg.Processor.DLQTopic, StorageDir: o.StorageDir,
-		Replication: 1, ClientID: "bench", Logger: o.Logger,
+		ClientID: "bench", Logger: o.Logger,
 	})
 	if err != nil {
 		return res, err

@@ -20,5 +20,9 @@ func GokaTopicManagerConfig(k topology.Kafka) *goka.TopicManagerConfig {
 		tm.Table.Replication = k.ReplicationFactor
 		tm.Stream.Replication = k.ReplicationFactor
 	}
+	// streamhub creates its topics itself (topology apply); goka would only warn that the
+	// loop topic keeps records 7 days instead of its 1 hour, which is deliberate: a
+	// processor down for more than an hour must not lose re-keyed records.
+	tm.MismatchBehavior = goka.TMConfigMismatchBehaviorIgnore
 	return tm
 }

@@ -112,14 +112,13 @@ func New(ctx context.Context, opts Options) (*Pipeline, error) {
 		m := processors.NewMetrics(p.Registry)
 		for _, t := range cfg.Tables {
 			c, err := processors.NewCDC(processors.Options{
-				Conn:        p.conn,
-				Table:       t,
-				DLQTopic:    cfg.Processor.DLQTopic,
-				StorageDir:  storageDir("processors"),
-				Replication: cfg.Kafka.ReplicationFactor,
-				ClientID:    clientID,
-				Metrics:     m,
-				Logger:      p.log,
+				Conn:       p.conn,
+				Table:      t,
+				DLQTopic:   cfg.Processor.DLQTopic,
+				StorageDir: storageDir("processors"),
+				ClientID:   clientID,
+				Metrics:    m,
+				Logger:     p.log,
 			})
 			if err != nil {
 				return nil, err
@@ -129,16 +128,15 @@ func New(ctx context.Context, opts Options) (*Pipeline, error) {
 	}
 	if opts.Roles.Serve {
 		srv, err := api.New(api.Options{
-			Conn:        p.conn,
-			Tables:      cfg.Tables,
-			Listen:      cfg.API.Listen,
-			Tokens:      cfg.API.Tokens,
-			StorageDir:  storageDir(),
-			Replication: cfg.Kafka.ReplicationFactor,
-			ClientID:    clientID,
-			Registry:    p.Registry,
-			Gatherer:    p.Registry,
-			Logger:      p.log,
+			Conn:       p.conn,
+			Tables:     cfg.Tables,
+			Listen:     cfg.API.Listen,
+			Tokens:     cfg.API.Tokens,
+			StorageDir: storageDir(),
+			ClientID:   clientID,
+			Registry:   p.Registry,
+			Gatherer:   p.Registry,
+			Logger:     p.log,
 		})
 		if err != nil {
 			return nil, err

@@ -40,8 +40,6 @@ type Options struct {
 	DLQTopic string
 	// StorageDir is where goleveldb keeps the local state; "" keeps it in memory.
 	StorageDir string
-	// Replication is the replication factor goka uses if it has to create a topic.
-	Replication int
 	// ClientID names this instance to the brokers.
 	ClientID string
 	Metrics  *Metrics
@@ -80,9 +78,6 @@ func NewCDC(opts Options) (*CDC, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	if opts.Replication < 1 {
-		opts.Replication = 1
-	}
 	if opts.ClientID == "" {
 		opts.ClientID = "streamhub"
 	}
@@ -117,7 +112,7 @@ func NewCDC(opts Options) (*CDC, error) {
 	var kafkaOpts []goka.ProcessorOption
 	if opts.Conn != nil {
 		brokers = opts.Conn.Brokers()
-		kafkaOpts = gokaOptions(opts.Conn, opts.Replication, opts.ClientID+"-"+t.Name, c.log)
+		kafkaOpts = gokaOptions(opts.Conn, opts.ClientID+"-"+t.Name, c.log)
 	}
 	proc, err := goka.NewProcessor(brokers, graph, append(append(kafkaOpts,
 		goka.WithStorageBuilder(c.keys.builder(StorageBuilder(opts.StorageDir, c.log))),
@@ -215,12 +210,7 @@ func (c *CDC) process(ctx goka.Context, msg any) {
 		kafka.Partition([]byte(ch.Key), int32(c.opts.Table.Partitions)) != ctx.Partition()) {
 		c.rekeyed.Add(1)
 		c.mRekeyed.Inc()
-		pos := c.position(ctx)
-		ctx.Loopback(ch.Key, raw, goka.WithCtxEmitHeaders(goka.Headers{
-			HeaderSourceTopic:  []byte(pos.Topic),
-			HeaderSourcePart:   []byte(strconv.FormatInt(int64(pos.Partition), 10)),
-			HeaderSourceOffset: []byte(strconv.FormatInt(pos.Offset, 10)),
-		}))
+		ctx.Loopback(ch.Key, raw, goka.WithCtxEmitHeaders(sourceHeaders(c.position(ctx))))
 		return
 	}
 
@@ -291,14 +281,20 @@ func (c *CDC) deadLetter(ctx goka.Context, raw []byte, err error) {
 	pos := c.position(ctx)
 	c.log.Warn("record sent to DLQ", "reason", reason, "error", err,
 		"topic", pos.Topic, "partition", pos.Partition, "offset", pos.Offset, "dlq", c.opts.DLQTopic)
-	ctx.Emit(goka.Stream(c.opts.DLQTopic), ctx.Key(), raw, goka.WithCtxEmitHeaders(goka.Headers{
-		HeaderDLQReason:    []byte(reason),
-		HeaderDLQError:     []byte(err.Error()),
-		HeaderDLQTable:     []byte(c.opts.Table.Name),
+	h := sourceHeaders(pos)
+	h[HeaderDLQReason] = []byte(reason)
+	h[HeaderDLQError] = []byte(err.Error())
+	h[HeaderDLQTable] = []byte(c.opts.Table.Name)
+	ctx.Emit(goka.Stream(c.opts.DLQTopic), ctx.Key(), raw, goka.WithCtxEmitHeaders(h))
+}
+
+// sourceHeaders carry a record's original position through the loop topic and into the DLQ.
+func sourceHeaders(pos state.Position) goka.Headers {
+	return goka.Headers{
 		HeaderSourceTopic:  []byte(pos.Topic),
 		HeaderSourcePart:   []byte(strconv.FormatInt(int64(pos.Partition), 10)),
 		HeaderSourceOffset: []byte(strconv.FormatInt(pos.Offset, 10)),
-	}))
+	}
 }
 
 func liveDelta(before, after bool) int64 {
