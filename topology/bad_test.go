@@ -33,6 +33,13 @@ var badConfigs = map[string][]string{
 		`brokers.yaml:7: kafka.brokers[4]: port must be a number from 1 to 65535, got "kafka3:99999"`,
 		`brokers.yaml:8: kafka.embedded_listen: only used with brokers: embedded; remove it or the brokers`,
 	},
+	"bridge.yaml": {
+		`bridge.yaml:10: bridge.group: a group name is letters, digits, '.', '_' and '-', got "bridge group"`,
+		`bridge.yaml:11: bridge.checkpoint_topic: a topic name is letters, digits, '.', '_' and '-', got "checkpoints!"`,
+		`bridge.yaml:12: bridge.leases: must be 1..1000, got 0`,
+		`bridge.yaml:13: bridge.discovery_interval: must be positive, got -1s`,
+		`bridge.yaml:14: bridge.max_backoff: must be positive, got 0s`,
+	},
 	"compression.yaml": {
 		`compression.yaml:3: kafka.compression: must be none, lz4, snappy, zstd or gzip, got "brotli"`,
 	},

@@ -22,6 +22,10 @@ const (
 	defaultCollectorListen  = "127.0.0.1:8081"
 	defaultCollectorMaxBody = 1 << 20
 	defaultDLQPartitions    = 1
+	defaultCheckpointTopic  = "streamhub.bridge.checkpoints"
+	defaultLeases           = 16
+	defaultDiscovery        = 10 * time.Second
+	defaultMaxBackoff       = 5 * time.Second
 	replicationReal         = 3
 	minInsyncReal           = 2
 	replicationEmbedded     = 1
@@ -101,6 +105,13 @@ func (c *Config) ensureDefaults(r *report) {
 			setDuration(p+".poll_interval", &s.PollInterval, defaultPollInterval)
 		}
 	}
+
+	br := &c.Bridge
+	setString(&br.Group, fmt.Sprintf("%s.streamhub.bridge", c.Env))
+	setString(&br.CheckpointTopic, defaultCheckpointTopic)
+	setInt("bridge.leases", &br.Leases, defaultLeases)
+	setDuration("bridge.discovery_interval", &br.DiscoveryInterval, defaultDiscovery)
+	setDuration("bridge.max_backoff", &br.MaxBackoff, defaultMaxBackoff)
 
 	for i := range c.Sinks {
 		s := &c.Sinks[i]

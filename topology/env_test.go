@@ -94,7 +94,7 @@ collector:
 func TestVariablesAreNotExpandedInKeys(t *testing.T) {
 	t.Parallel()
 	_, err := parseString(t, "kafka: {brokers: embedded}\ntables: [{name: u, keys: [pk]}]\n${KEY}: 1\n", map[string]string{"KEY": "env"})
-	want := `t.yaml:3: unknown field "${KEY}"; known fields: env, kafka, tables, api, processor, sources, sinks, collector`
+	want := `t.yaml:3: unknown field "${KEY}"; known fields: env, kafka, tables, api, processor, sources, bridge, sinks, collector`
 	if err == nil || err.Error() != want {
 		t.Errorf("got %v, want %s", err, want)
 	}

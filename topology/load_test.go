@@ -92,6 +92,10 @@ func TestGoodConfigsLoadToExpectedValues(t *testing.T) {
 	dev := DevConfig()
 	dev.Path = "testdata/good/dev.yaml"
 
+	bridge := func(env string) Bridge {
+		return Bridge{Group: env + ".streamhub.bridge", CheckpointTopic: "streamhub.bridge.checkpoints", Leases: 16,
+			DiscoveryInterval: 10 * time.Second, MaxBackoff: 5 * time.Second}
+	}
 	defaultBuffer := Buffer{CountRecords: 10000, SizeBytes: 5 << 20, FlushTime: time.Minute}
 	tests := map[string]*Config{
 		"dev.yaml": dev,
@@ -130,6 +134,8 @@ func TestGoodConfigsLoadToExpectedValues(t *testing.T) {
 				},
 				{Type: SourceDynamoDB, Table: "orders", Start: StartTrimHorizon, PollInterval: time.Second},
 			},
+			Bridge: Bridge{Group: "prod.streamhub.bridge", CheckpointTopic: "streamhub.bridge.checkpoints", Leases: 32,
+				DiscoveryInterval: 30 * time.Second, MaxBackoff: 5 * time.Second},
 			Sinks: []Sink{
 				{
 					Name:   "lake",
@@ -190,6 +196,7 @@ func TestGoodConfigsLoadToExpectedValues(t *testing.T) {
 				ShutdownTimeout: 30 * time.Second,
 				Enabled:         ptr(false),
 			},
+			Bridge: bridge("staging"),
 		},
 		"collector-only.yaml": {
 			Path:      "testdata/good/collector-only.yaml",
@@ -197,6 +204,7 @@ func TestGoodConfigsLoadToExpectedValues(t *testing.T) {
 			Kafka:     Kafka{Brokers: []string{"localhost:9092"}, ClientID: "streamhub", ReplicationFactor: 3, MinInsyncReplicas: 2, Compression: "lz4"},
 			API:       API{Listen: "127.0.0.1:8080"},
 			Processor: Processor{StorageDir: ".streamhub/state", DLQTopic: "dev.streamhub.dlq", ShutdownTimeout: 30 * time.Second},
+			Bridge:    bridge("dev"),
 			Collector: &Collector{Listen: "127.0.0.1:8081", MaxBodyBytes: 1 << 20, DLQTopic: "dev.streamhub.dlq"},
 		},
 		"anchors.yaml": {
@@ -216,6 +224,7 @@ func TestGoodConfigsLoadToExpectedValues(t *testing.T) {
 			},
 			API:       API{Listen: "127.0.0.1:8080"},
 			Processor: Processor{StorageDir: ".streamhub/state", DLQTopic: "dev.streamhub.dlq", ShutdownTimeout: 30 * time.Second},
+			Bridge:    bridge("dev"),
 			Sinks: []Sink{
 				{Name: "lake-users", Type: SinkFile, Dir: "/tmp/lake", Format: FormatParquet, Tables: []string{"users"},
 					Buffer: Buffer{CountRecords: 100, SizeBytes: 1e6, FlushTime: time.Second}},

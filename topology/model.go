@@ -24,6 +24,7 @@ type Config struct {
 	API       API       `yaml:"api"`
 	Processor Processor `yaml:"processor"`
 	Sources   []Source  `yaml:"sources"`
+	Bridge    Bridge    `yaml:"bridge"`
 	Sinks     []Sink    `yaml:"sinks"`
 	// Collector is nil when the file has no collector section; the section turns it on.
 	Collector *Collector `yaml:"collector"`
@@ -224,6 +225,34 @@ type Source struct {
 	PollInterval time.Duration `yaml:"poll_interval"`
 }
 
+// Bridge runs the dynamodb sources: it copies stream records into the CDC topics.
+// Instances of one group share the shards of every stream through Kafka alone.
+type Bridge struct {
+	// Group is the Kafka consumer group the instances join to share shards; it also
+	// prefixes their transactional IDs. Default "<env>.streamhub.bridge".
+	Group string `yaml:"group"`
+	// CheckpointTopic holds each shard's checkpoint, written in the same transaction as
+	// the shard's records; compacted. Its partitions are the leases: an instance owns
+	// the shards that hash to the partitions the group assigns it.
+	// Default "streamhub.bridge.checkpoints".
+	CheckpointTopic string `yaml:"checkpoint_topic"`
+	// Leases is the number of checkpoint topic partitions, the unit of ownership and
+	// the most instances that can share the work; 1..1000. Default 16.
+	Leases int `yaml:"leases"`
+	// DiscoveryInterval is how often each stream is described to find new shards;
+	// positive. Default 10s.
+	DiscoveryInterval time.Duration `yaml:"discovery_interval"`
+	// MaxBackoff caps the jittered exponential backoff after throttling and server
+	// errors; positive. Default 5s.
+	MaxBackoff time.Duration `yaml:"max_backoff"`
+	// Enabled defaults to true (nil); the bridge runs in `run` when there are dynamodb
+	// sources.
+	Enabled *bool `yaml:"enabled"`
+}
+
+// On reports whether the bridge runs: Enabled is unset or true.
+func (b Bridge) On() bool { return b.Enabled == nil || *b.Enabled }
+
 // Sink types.
 const (
 	SinkS3        = "s3"
@@ -315,6 +344,8 @@ const (
 	PurposeState = "state"
 	PurposeDLQ   = "dlq"
 	PurposeLoop  = "loop"
+	// PurposeCheckpoint is the bridge's compacted checkpoint (and lease) topic.
+	PurposeCheckpoint = "checkpoint"
 )
 
 // TopicSpec is one topic the pipeline needs; `topology apply` creates the missing ones.

@@ -60,6 +60,11 @@ func Print(w io.Writer, c *Config) {
 			s.Buffer.CountRecords, bytesString(s.Buffer.SizeBytes), durationString(s.Buffer.FlushTime))
 	}
 
+	if c.BridgeOn() {
+		br := c.Bridge
+		fmt.Fprintf(&b, "bridge: group %s, checkpoints in %s (%s, compacted), new shards every %s\n",
+			br.Group, br.CheckpointTopic, plural(br.Leases, "lease"), durationString(br.DiscoveryInterval))
+	}
 	if col := c.Collector; col != nil {
 		fmt.Fprintf(&b, "collector: %s%s%s.<service>.<event>  (max body %s, auth: %s)\n",
 			httpURL(col.Listen), arrow, c.Env, bytesString(col.MaxBodyBytes), auth(col.Tokens))

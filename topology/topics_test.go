@@ -33,6 +33,7 @@ func TestTopicsListEveryTopicThePipelineCreatesOnce(t *testing.T) {
 			{Name: "prod.shop.orders.cdc", Partitions: 24, Purpose: PurposeCDC},
 			{Name: "prod.shop.orders.state-table", Partitions: 24, Compacted: true, Purpose: PurposeState},
 			{Name: "prod.shop.orders.state-loop", Partitions: 24, Purpose: PurposeLoop},
+			{Name: "streamhub.bridge.checkpoints", Partitions: 32, Compacted: true, Purpose: PurposeCheckpoint},
 			{Name: "prod.streamhub.dlq", Partitions: 1, Purpose: PurposeDLQ},
 			{Name: "prod.collector.dlq", Partitions: 1, Purpose: PurposeDLQ},
 		}},

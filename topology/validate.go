@@ -41,6 +41,7 @@ func (c *Config) validate(r *report) {
 	c.validateAPI(r)
 	c.validateProcessor(r)
 	c.validateSources(r)
+	c.validateBridge(r)
 	c.validateSinks(r)
 	c.validateCollector(r)
 	c.validateTopicNames(r)
@@ -264,6 +265,30 @@ func (c *Config) validateSources(r *report) {
 	}
 }
 
+func (c *Config) validateBridge(r *report) {
+	b := c.Bridge
+	// The names matter only with a source to bridge; a default derived from a bad env
+	// is reported once, on env.
+	if c.BridgeOn() {
+		if msg := topicProblem(b.Group); msg != "" {
+			// The group becomes part of transactional and client IDs: the same alphabet.
+			r.errorf("bridge.group", "%s", strings.Replace(msg, "topic", "group", 1))
+		}
+		if msg := topicProblem(b.CheckpointTopic); msg != "" {
+			r.errorf("bridge.checkpoint_topic", "%s", msg)
+		}
+	}
+	if b.Leases < 1 || b.Leases > 1000 {
+		r.errorf("bridge.leases", "must be 1..1000, got %d", b.Leases)
+	}
+	if b.DiscoveryInterval <= 0 {
+		r.errorf("bridge.discovery_interval", "must be positive, got %s", b.DiscoveryInterval)
+	}
+	if b.MaxBackoff <= 0 {
+		r.errorf("bridge.max_backoff", "must be positive, got %s", b.MaxBackoff)
+	}
+}
+
 var sinkTypes = []string{SinkS3, SinkFile, SinkPostgres, SinkRedshift, SinkSnowflake}
 
 func (c *Config) validateSinks(r *report) {
@@ -391,6 +416,9 @@ func (c *Config) validateTopicNames(r *report) {
 	owners := []owner{{c.Processor.DLQTopic, "processor.dlq_topic", "the processor DLQ"}}
 	if c.Collector != nil {
 		owners = append(owners, owner{c.Collector.DLQTopic, "collector.dlq_topic", "the collector DLQ"})
+	}
+	if c.BridgeOn() {
+		owners = append(owners, owner{c.Bridge.CheckpointTopic, "bridge.checkpoint_topic", "the bridge checkpoint topic"})
 	}
 	repeated := c.repeatedTables()
 	for i, t := range c.Tables {
