@@ -159,6 +159,12 @@ type cliProcess struct {
 // waitOwns read the process's metrics.
 func startCLI(t *testing.T, bin, name string, args ...string) *cliProcess {
 	t.Helper()
+	return startCLIEnv(t, bin, name, nil, args...)
+}
+
+// startCLIEnv is startCLI with env added to the test's environment.
+func startCLIEnv(t *testing.T, bin, name string, env []string, args ...string) *cliProcess {
+	t.Helper()
 	log := filepath.Join(t.TempDir(), name+".log")
 	f, err := os.Create(log)
 	if err != nil {
@@ -166,6 +172,9 @@ func startCLI(t *testing.T, bin, name string, args ...string) *cliProcess {
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = f, f
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	if err := cmd.Start(); err != nil {
 		f.Close()
 		t.Fatal(err)

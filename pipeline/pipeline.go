@@ -1,4 +1,4 @@
-// Package pipeline assembles the components a topology enables (processors, view API) on
+// Package pipeline assembles the components a topology enables (bridge, processors, view API) on
 // one Kafka connection and runs them as one group with a graceful shutdown.
 package pipeline
 
@@ -18,6 +18,7 @@ import (
 	"github.com/streamhub/streamhub/api"
 	"github.com/streamhub/streamhub/kafka"
 	"github.com/streamhub/streamhub/processors"
+	"github.com/streamhub/streamhub/sources/dynamodb"
 	"github.com/streamhub/streamhub/topology"
 )
 
@@ -27,6 +28,9 @@ type Roles struct {
 	Process bool
 	// Serve runs the view API (every instance holds every view).
 	Serve bool
+	// Bridge copies the dynamodb sources' streams into the CDC topics (instances share
+	// shards).
+	Bridge bool
 }
 
 // Options configure a pipeline.
@@ -43,6 +47,10 @@ type Options struct {
 	// Registry collects metrics; nil makes a new one.
 	Registry *prometheus.Registry
 	Logger   *slog.Logger
+	// Bridge carries options for the bridge beyond the topology (dev and tests: a base
+	// AWS config for ddbtest, group timeouts, fault hooks); Config, Conn, InstanceID,
+	// Registry and Logger are filled in.
+	Bridge dynamodb.Options
 }
 
 // Pipeline is a running set of components.
@@ -53,6 +61,7 @@ type Pipeline struct {
 	log        *slog.Logger
 	Processors []*processors.CDC
 	API        *api.Server
+	Bridge     *dynamodb.Bridge
 	Registry   *prometheus.Registry
 }
 
@@ -126,6 +135,15 @@ func New(ctx context.Context, opts Options) (*Pipeline, error) {
 			p.Processors = append(p.Processors, c)
 		}
 	}
+	if opts.Roles.Bridge {
+		bo := opts.Bridge
+		bo.Config, bo.Conn, bo.InstanceID, bo.Registry, bo.Logger = cfg, p.conn, opts.InstanceID, p.Registry, p.log
+		br, err := dynamodb.New(ctx, bo)
+		if err != nil {
+			return nil, err
+		}
+		p.Bridge = br
+	}
 	if opts.Roles.Serve {
 		srv, err := api.New(api.Options{
 			Conn:       p.conn,
@@ -172,7 +190,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	defer cancel()
 
 	var wg sync.WaitGroup
-	errs := make(chan error, len(p.Processors)+1)
+	errs := make(chan error, len(p.Processors)+2)
 	start := func(name string, run func(context.Context) error) {
 		wg.Add(1)
 		go func() {
@@ -187,6 +205,9 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	}
 	if p.API != nil {
 		start("api", p.API.Run)
+	}
+	if p.Bridge != nil {
+		start("bridge", p.Bridge.Run)
 	}
 
 	var err error
@@ -225,6 +246,8 @@ func (p *Pipeline) Ready() bool {
 type Status struct {
 	processors.Counts
 	Keys, Lag int64
+	// Bridge is the bridge's progress; zero without one.
+	Bridge dynamodb.Status
 }
 
 // Status returns the processors' running totals.
@@ -240,6 +263,9 @@ func (p *Pipeline) Status() Status {
 		s.Rekeyed += n.Rekeyed
 		s.Keys += c.Keys()
 		s.Lag += c.Lag()
+	}
+	if p.Bridge != nil {
+		s.Bridge = p.Bridge.Status()
 	}
 	return s
 }

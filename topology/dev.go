@@ -1,8 +1,15 @@
 package topology
 
+import "time"
+
+// DevDynamoDBEndpoint is where `streamhub dev` serves its DynamoDB Streams API.
+const DevDynamoDBEndpoint = "http://127.0.0.1:8000"
+
 // DevConfig returns the topology `streamhub dev` runs: the embedded broker on
 // 127.0.0.1:9092, one table "users" keyed [pk, sk] and versioned by updatedAt with 8
-// partitions, and the view API on 127.0.0.1:8080 without tokens. It goes through
+// partitions, its DynamoDB stream read by the bridge from the in-process DynamoDB
+// Streams server (ddbtest) on 127.0.0.1:8000, and the view API on 127.0.0.1:8080
+// without tokens. It goes through
 // EnsureDefaults and Validate like a loaded file; testdata/good/dev.yaml is its YAML form.
 func DevConfig() *Config {
 	c := &Config{
@@ -17,7 +24,15 @@ func DevConfig() *Config {
 			VersionAttribute: "updatedAt",
 			Partitions:       8,
 		}},
-		API: API{Listen: "127.0.0.1:8080"},
+		Sources: []Source{{
+			Type:         SourceDynamoDB,
+			Table:        "users",
+			Endpoint:     DevDynamoDBEndpoint,
+			Region:       "us-east-1",
+			PollInterval: 200 * time.Millisecond,
+		}},
+		Bridge: Bridge{Leases: 4, DiscoveryInterval: 2 * time.Second},
+		API:    API{Listen: "127.0.0.1:8080"},
 	}
 	c.EnsureDefaults()
 	if err := c.Validate(); err != nil {

@@ -15,12 +15,14 @@ func ExampleDevConfig() {
 	}
 	// Output:
 	// kafka: embedded (127.0.0.1:9092), replication 1, min.insync 1
-	// (any producer) ─► dev.users.cdc (8 partitions) ─► table users [pk, sk] version=updatedAt ─► dev.users.state-table (compacted)
+	// dynamodb:users@us-east-1 ─► dev.users.cdc (8 partitions) ─► table users [pk, sk] version=updatedAt ─► dev.users.state-table (compacted)
+	// bridge: group dev.streamhub.bridge, checkpoints in streamhub.bridge.checkpoints (4 leases, compacted), new shards every 2s
 	// api: http://127.0.0.1:8080  (auth: none)
 	// dlq: dev.streamhub.dlq
 	// cdc dev.users.cdc partitions=8 compacted=false
 	// state dev.users.state-table partitions=8 compacted=true
 	// loop dev.users.state-loop partitions=8 compacted=false
+	// checkpoint streamhub.bridge.checkpoints partitions=4 compacted=true
 	// dlq dev.streamhub.dlq partitions=1 compacted=false
 }
 

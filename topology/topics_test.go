@@ -24,6 +24,7 @@ func TestTopicsListEveryTopicThePipelineCreatesOnce(t *testing.T) {
 			{Name: "dev.users.cdc", Partitions: 8, Purpose: PurposeCDC},
 			{Name: "dev.users.state-table", Partitions: 8, Compacted: true, Purpose: PurposeState},
 			{Name: "dev.users.state-loop", Partitions: 8, Purpose: PurposeLoop},
+			{Name: "streamhub.bridge.checkpoints", Partitions: 4, Compacted: true, Purpose: PurposeCheckpoint},
 			{Name: "dev.streamhub.dlq", Partitions: 1, Purpose: PurposeDLQ},
 		}},
 		{"production: own topic names, a DLQ per component, sink topics left out", production, []TopicSpec{

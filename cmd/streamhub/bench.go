@@ -9,17 +9,25 @@ import (
 	"github.com/streamhub/streamhub/bench"
 )
 
-const benchHelp = `Usage: streamhub bench processor [flags]
+const benchHelp = `Usage: streamhub bench processor|bridge [flags]
 
-Measures the CDC latest-state processor on an embedded broker: N DynamoDB Streams records
+bench processor: measures the CDC latest-state processor on an embedded broker: N DynamoDB Streams records
 over K keys are produced, consumed raw with franz-go (the speed of the medium), then
 processed by streamhub's CDC processor and, as a yardstick, by a plain goka processor
 (goka's defaults, goleveldb, encoding/json). Reports events/s and the ratios to raw
 consumption and to the plain processor, all measured in the same run, because only ratios
 travel between machines.
+
+bench bridge: writes N changes into an in-process DynamoDB Streams server (ddbtest), produces
+the same record bytes with one transactional franz-go client (1000 records per transaction:
+the speed of the medium), then lets the bridge drain the stream through the AWS SDK into
+Kafka transactions, and reports records/s and the ratio.
 `
 
 func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "bridge" {
+		return benchBridge(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "processor" {
 		fmt.Fprint(stderr, benchHelp)
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
@@ -46,6 +54,22 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		opts.CPUProfile = f
 	}
 	res, err := bench.Processor(ctx, opts)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, res)
+	return nil
+}
+
+func benchBridge(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("bench bridge", benchHelp, stderr)
+	records := fs.Int("records", 200_000, "stream records to bridge")
+	shards := fs.Int("shards", 4, "shards of the stream")
+	items := fs.Int("items", 10_000, "distinct items")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	res, err := bench.Bridge(ctx, bench.BridgeOptions{Records: *records, Shards: *shards, Items: *items, Progress: stderr})
 	if err != nil {
 		return err
 	}

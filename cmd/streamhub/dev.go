@@ -2,17 +2,22 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net/url"
+	"strconv"
+	"strings"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/streamhub/streamhub/pipeline"
-	"github.com/streamhub/streamhub/sources/synthetic"
+	"github.com/streamhub/streamhub/sources/dynamodb"
+	"github.com/streamhub/streamhub/sources/dynamodb/ddbtest"
+	"github.com/streamhub/streamhub/state"
 	"github.com/streamhub/streamhub/topology"
 )
 
@@ -20,9 +25,10 @@ const devHelp = `Usage: streamhub dev [flags]
 
 Runs the whole platform in one process with nothing to install:
   - an embedded Kafka broker (a real wire-protocol broker; kcat and other clients can connect),
-  - a synthetic DynamoDB Streams workload for a "users" table (INSERT / MODIFY / REMOVE, some
-    changes delivered twice, some out of order, items deleted and re-created) produced into
-    dev.users.cdc as DynamoDB Streams records,
+  - an in-process DynamoDB Streams API server (ddbtest) with a "users" table whose stream has
+    4 shards; a synthetic workload puts, updates, deletes and re-creates items in it, and one
+    shard is split during the run,
+  - the bridge, which copies the stream into dev.users.cdc exactly once (Kafka transactions),
   - the CDC latest-state processor, and
   - the view API.
 It prints the URLs and a ready-to-paste curl, then a status line every few seconds.
@@ -32,10 +38,12 @@ Ctrl-C shuts down cleanly; --duration stops it by itself.
 func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("dev", devHelp, stderr)
 	duration := fs.Duration("duration", 0, "stop after this long (0 runs until Ctrl-C)")
-	rate := fs.Int("rate", 50, "synthetic changes per second")
-	items := fs.Int("items", 100, "distinct items in the synthetic users table (few items: more re-creates and out-of-order changes)")
+	rate := fs.Int("rate", 50, "synthetic writes per second")
+	items := fs.Int("items", 100, "distinct items in the synthetic users table (few items: more updates, deletes and re-creates)")
 	kafkaListen := fs.String("kafka-listen", "127.0.0.1:9092", "where the embedded broker listens")
 	apiListen := fs.String("api-listen", "127.0.0.1:8080", "where the view API listens")
+	ddbListen := fs.String("dynamodb-listen", strings.TrimPrefix(topology.DevDynamoDBEndpoint, "http://"), "where the DynamoDB Streams API server listens")
+	splitAfter := fs.Duration("split-after", 10*time.Second, "split a stream shard this long after the start (0: never)")
 	every := fs.Duration("status-every", 5*time.Second, "how often to print the status line")
 	logLevel := fs.String("log-level", "warn", "log level: debug, info, warn, error")
 	seed := fs.Uint64("seed", uint64(time.Now().UnixNano()), "workload seed (same seed, same workload)")
@@ -44,6 +52,9 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	if *rate < 1 {
 		return fmt.Errorf("--rate: must be at least 1, got %d", *rate)
+	}
+	if *items < 1 {
+		return fmt.Errorf("--items: must be at least 1, got %d", *items)
 	}
 	log, err := newLogger(stderr, *logLevel)
 	if err != nil {
@@ -55,49 +66,47 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		defer cancel()
 	}
 
+	ddb, err := ddbtest.Start(*ddbListen)
+	if err != nil {
+		return fmt.Errorf("--dynamodb-listen %s: %w", *ddbListen, err)
+	}
+	defer ddb.Close()
+	if _, err := ddb.CreateTable(ddbtest.TableSpec{Name: "users", HashKey: "pk", RangeKey: "sk", Shards: 4}); err != nil {
+		return err
+	}
+
 	cfg := topology.DevConfig()
 	cfg.Kafka.EmbeddedListen = *kafkaListen
 	cfg.API.Listen = *apiListen
+	cfg.Sources[0].Endpoint = ddb.URL()
 	p, err := pipeline.New(ctx, pipeline.Options{
 		Config:        cfg,
-		Roles:         pipeline.Roles{Process: true, Serve: true},
+		Roles:         pipeline.Roles{Bridge: true, Process: true, Serve: true},
 		MemoryStorage: true,
 		Logger:        log,
+		Bridge:        dynamodb.Options{AWS: devAWSConfig()},
 	})
 	if err != nil {
 		return err
 	}
 	table := cfg.Tables[0]
 
-	// The workload's client is made before the pipeline runs: dev without its workload is
-	// an error, not a log line; and no other client of the Conn is being made at the same
-	// time (kgo.NewClient writes into the compression option's slice, which every client
-	// of a Conn shares, so two at once race).
-	cl, clientErr := p.Conn().Client(kgo.DefaultProduceTopic(table.Topic))
-	runCtx := ctx
-	if clientErr != nil {
-		var cancel context.CancelFunc
-		runCtx, cancel = context.WithCancel(ctx)
-		cancel() // Run then only releases the pipeline's connection
-	}
 	runErr := make(chan error, 1)
-	go func() { runErr <- p.Run(runCtx) }()
-	if clientErr != nil {
-		return errors.Join(fmt.Errorf("synthetic producer: %w", clientErr), <-runErr)
-	}
-	defer cl.Close()
-
-	produced := make(chan int64, 1)
-	go func() { produced <- produce(ctx, cl, *rate, *items, *seed, log) }()
+	go func() { runErr <- p.Run(ctx) }()
+	written := make(chan int64, 1)
+	// The writer reports splits here; only this goroutine writes to stdout.
+	events := make(chan string, 8)
+	go func() { written <- writeWorkload(ctx, ddb, *rate, *items, *seed, *splitAfter, events, log) }()
 
 	for p.API.Addr() == "" {
 		select {
 		case err := <-runErr:
+			<-written
 			return err
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	banner(stdout, p.Conn().Brokers(), p.API.Addr(), table)
+	banner(stdout, p.Conn().Brokers(), p.API.Addr(), ddb.URL(), table)
 
 	start := time.Now()
 	tick := time.NewTicker(*every)
@@ -105,28 +114,37 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	for {
 		select {
 		case err := <-runErr:
-			<-produced // ctx is done: the producer stops too
+			n := <-written // ctx is done: the writer stops too
 			// Keys and lag are not shown: the stopped processors have given up their partitions.
 			s := p.Status()
-			fmt.Fprintf(stdout, "stopped after %s: events in %d (applied %d, stale %d, duplicate %d, invalid %d)\n",
-				time.Since(start).Round(time.Second), s.In, s.Applied, s.Stale, s.Duplicate, s.Invalid)
+			fmt.Fprintf(stdout, "stopped after %s: writes %d · bridged %d · events in %d (applied %d, stale %d, duplicate %d, invalid %d)\n",
+				time.Since(start).Round(time.Second), n, s.Bridge.Records, s.In, s.Applied, s.Stale, s.Duplicate, s.Invalid)
 			return err
 		case <-tick.C:
 			fmt.Fprintf(stdout, "[%s] %s\n", time.Since(start).Round(time.Second), statusLine(p.Status()))
+		case ev := <-events:
+			fmt.Fprintln(stdout, ev)
 		}
 	}
 }
 
-func statusLine(s pipeline.Status) string {
-	return fmt.Sprintf("events in %d (applied %d, stale %d, duplicate %d, invalid %d) · keys %d · lag %d",
-		s.In, s.Applied, s.Stale, s.Duplicate, s.Invalid, s.Keys, s.Lag)
+// devAWSConfig is the AWS config the dev bridge uses against ddbtest: fixed credentials
+// (ddbtest checks none) so that nothing from the machine's AWS setup is needed or used.
+func devAWSConfig() *aws.Config {
+	return &aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("dev", "dev", "")}
 }
 
-func banner(w io.Writer, brokers []string, apiAddr string, t topology.Table) {
+func statusLine(s pipeline.Status) string {
+	return fmt.Sprintf("bridged %d (shards %d) · events in %d (applied %d, stale %d, duplicate %d, invalid %d) · keys %d · lag %d",
+		s.Bridge.Records, s.Bridge.Shards, s.In, s.Applied, s.Stale, s.Duplicate, s.Invalid, s.Keys, s.Lag)
+}
+
+func banner(w io.Writer, brokers []string, apiAddr, ddbURL string, t topology.Table) {
 	base := "http://" + apiAddr
 	q := url.Values{"pk": {"user#1"}, "sk": {"profile"}}
 	fmt.Fprintf(w, `streamhub dev is running.
 
+  DynamoDB Streams  %s      table users, 4 shards (AWS CLI: --endpoint-url %s)
   Kafka (embedded)  %s      topic %s → table topic %s
   View API          %s/v1/tables
   Metrics           %s/metrics
@@ -137,33 +155,69 @@ Look an item up (the synthetic workload writes user#0 .. user#N with sk=profile)
   curl -s '%s/v1/tables/%s/items?%s&limit=10'
 
 Ctrl-C stops.
-`, brokers[0], t.Topic, t.TableTopic(), base, base, base,
+`, ddbURL, ddbURL, brokers[0], t.Topic, t.TableTopic(), base, base, base,
 		base, t.Name, q.Encode(), base, t.Name, url.Values{"pk": {"user#1"}}.Encode())
 }
 
-// produce feeds the synthetic workload into the CDC topic (cl's default produce topic) at
-// rate changes per second until ctx ends, and returns the number of records produced.
-func produce(ctx context.Context, cl *kgo.Client, rate, items int, seed uint64, log *slog.Logger) int64 {
-	gen := synthetic.New(synthetic.Options{Items: items, Seed: seed})
+// writeWorkload writes to the users table at rate writes per second until ctx ends:
+// puts (inserts, then updates with a growing updatedAt) and deletes, so items are also
+// deleted and re-created. After splitAfter it splits one shard of the stream and says
+// so on events. It returns the number of writes.
+func writeWorkload(ctx context.Context, ddb *ddbtest.Server, rate, items int, seed uint64, splitAfter time.Duration, events chan<- string, log *slog.Logger) int64 {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	// updatedAt grows with every write, across restarts of dev too.
+	base := time.Now().UnixMilli() * 1000
 	var n int64
 	tick := time.NewTicker(time.Second / time.Duration(min(rate, 1000)))
 	defer tick.Stop()
 	perTick := max(1, rate/1000)
+	var split <-chan time.Time
+	if splitAfter > 0 {
+		t := time.NewTimer(splitAfter)
+		defer t.Stop()
+		split = t.C
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return n
+		case <-split:
+			for _, sh := range ddb.Shards("users") {
+				if sh.Open {
+					l, r, err := ddb.SplitShard("users", sh.ID)
+					if err != nil {
+						log.Warn("split shard", "shard", sh.ID, "error", err)
+					} else {
+						select {
+						case events <- fmt.Sprintf("split shard %s into %s and %s", sh.ID, l, r):
+						default:
+						}
+					}
+					break
+				}
+			}
+			continue
 		case <-tick.C:
 		}
 		for range perTick {
-			for _, d := range gen.Next() {
-				n++
-				cl.Produce(ctx, &kgo.Record{Key: []byte(d.Key), Value: d.Value}, func(_ *kgo.Record, err error) {
-					if err != nil && ctx.Err() == nil {
-						log.Warn("synthetic producer", "error", err)
-					}
+			k := rng.IntN(items)
+			key := ddbtest.Item{"pk": state.StringValue(fmt.Sprintf("user#%d", k)), "sk": state.StringValue("profile")}
+			var err error
+			if rng.IntN(100) < 15 {
+				_, _, err = ddb.DeleteItem("users", key)
+			} else {
+				_, err = ddb.PutItem("users", ddbtest.Item{
+					"pk": key["pk"], "sk": key["sk"],
+					"name":      state.StringValue(fmt.Sprintf("User %d", k)),
+					"score":     state.NumberValue(strconv.Itoa(rng.IntN(10000))),
+					"updatedAt": state.NumberValue(strconv.FormatInt(base+n, 10)),
 				})
 			}
+			if err != nil {
+				log.Warn("synthetic write", "error", err)
+				continue
+			}
+			n++
 		}
 	}
 }

@@ -9,7 +9,8 @@ import (
 
 func TestDevRunsForItsDurationAndPrintsBoundAddresses(t *testing.T) {
 	code, stdout, stderr := runCmd(t, "dev",
-		"--duration", "3s", "--kafka-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0",
+		"--duration", "4s", "--kafka-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0",
+		"--dynamodb-listen", "127.0.0.1:0", "--split-after", "1s",
 		"--status-every", "1s", "--seed", "1")
 	if code != 0 {
 		t.Fatalf("exit %d, want 0\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
@@ -29,16 +30,20 @@ func TestDevRunsForItsDurationAndPrintsBoundAddresses(t *testing.T) {
 			t.Errorf("banner shows %s port %q, want the bound port", what, m[1])
 		}
 	}
+	bound("DynamoDB Streams URL", `DynamoDB Streams\s+http://127\.0\.0\.1:(\d+)\s`)
+	if !regexp.MustCompile(`(?m)^split shard shardId-\S+ into shardId-\S+ and shardId-\S+$`).MatchString(stdout) {
+		t.Errorf("no split line:\n%s", stdout)
+	}
 	bound("Kafka address", `Kafka \(embedded\)\s+127\.0\.0\.1:(\d+)\s`)
 	bound("view API URL", `View API\s+http://127\.0\.0\.1:(\d+)/v1/tables\n`)
 	bound("curl line", `curl -s 'http://127\.0\.0\.1:(\d+)/v1/tables/users/item\?pk=user%231&sk=profile'`)
 
 	counts := `events in \d+ \(applied \d+, stale \d+, duplicate \d+, invalid \d+\)`
-	status := counts + ` · keys \d+ · lag \d+`
+	status := `bridged \d+ \(shards \d+\) · ` + counts + ` · keys \d+ · lag \d+`
 	if n := len(regexp.MustCompile(`(?m)^\[\d+s\] `+status+`$`).FindAllString(stdout, -1)); n < 1 {
 		t.Errorf("no status line every 1s:\n%s", stdout)
 	}
-	if !regexp.MustCompile(`(?m)^stopped after \d+s: ` + counts + `\n\z`).MatchString(stdout) {
+	if !regexp.MustCompile(`(?m)^stopped after \d+s: writes \d+ · bridged \d+ · ` + counts + `\n\z`).MatchString(stdout) {
 		t.Errorf("stdout does not end with the final status line:\n%s", stdout)
 	}
 }

@@ -24,12 +24,14 @@ Commands:
   dev                  run everything embedded: Kafka broker, a synthetic DynamoDB Streams
                        workload, the latest-state processor and the view API (no flags needed)
   run -c FILE          run every role the topology enables in one process
+  bridge -c FILE       copy DynamoDB Streams into the CDC topics, exactly once (instances share shards)
   process -c FILE      run the CDC latest-state processors (instances share partitions)
   serve -c FILE        run the view API (every instance holds every view)
   topology validate -c FILE   check a topology file; every problem with file:line
   topology print -c FILE      show the pipeline graph: sources → topics → tables → sinks
   topology apply -c FILE      create the missing topics (partitions, replication, compaction)
   bench processor      measure the processor against raw Kafka consumption (1M records)
+  bench bridge         measure the bridge against raw transactional produce (200k records)
   help [command]       show help for a command
 
 Run 'streamhub <command> -h' for the flags of a command.
@@ -59,6 +61,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdRoles(ctx, "process", rest, stdout, stderr)
 	case "serve":
 		err = cmdRoles(ctx, "serve", rest, stdout, stderr)
+	case "bridge":
+		err = cmdRoles(ctx, "bridge", rest, stdout, stderr)
 	case "topology":
 		err = cmdTopology(ctx, rest, stdout, stderr)
 	case "bench":

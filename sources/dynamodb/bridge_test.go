@@ -1,0 +1,221 @@
+package dynamodb
+
+import (
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/streamhub/streamhub/sources/dynamodb/ddbtest"
+	"github.com/streamhub/streamhub/state"
+)
+
+func TestBridgeCopiesEveryRecordOnceAcrossSplits(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 4, 8)
+	in := e.start("a", Hooks{})
+	total := 50000
+	if testing.Short() {
+		total = 5000
+	}
+	e.workload(1, 2000, total/4)
+	// Two splits while the bridge reads: parents close, children take their keys.
+	shards := e.ddb.Shards("users")
+	if _, _, err := e.ddb.SplitShard("users", shards[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	e.workload(2, 2000, total/4)
+	if _, _, err := e.ddb.SplitShard("users", shards[2].ID); err != nil {
+		t.Fatal(err)
+	}
+	e.workload(3, 2000, total/2)
+	got := e.readTopic(len(e.writes))
+	e.checkExactlyOnce(got)
+	// Each value is the record as Lambda receives it, byte for byte (ddbtest's Change.Record
+	// is that shape), keyed by the item key.
+	byseq := map[string][]byte{}
+	for _, w := range e.writes {
+		byseq[w.SequenceNumber] = w.Record
+	}
+	for _, r := range got {
+		if string(r.value) != string(byseq[r.seq]) {
+			t.Fatalf("record %s:\n got %s\nwant %s", r.seq, r.value, byseq[r.seq])
+		}
+		rec, err := state.ParseRecord(r.value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if key, _ := state.EncodeKey(rec.DynamoDB.Keys, []string{"pk", "sk"}); key != r.key {
+			t.Fatalf("record %s: key %s, want the item key %s", r.seq, r.key, key)
+		}
+	}
+	if n := in.counter(t, "streamhub_bridge_shards_finished_total"); n != 2 {
+		t.Errorf("shards finished: %v, want the 2 split parents", n)
+	}
+	if err := in.shutdown(t); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestBridgeCrashInsideATransactionLosesAndDoublesNothing(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 2, 4)
+	var commits atomic.Int64
+	crash := errors.New("killed inside a transaction")
+	first := e.start("a", Hooks{BeforeCommit: func(_ int32, _ string, n int) error {
+		// Crash on the second transaction that carries records: they are in the log,
+		// uncommitted, when the process dies.
+		if n > 0 && commits.Add(1) == 2 {
+			return crash
+		}
+		return nil
+	}})
+	e.workload(1, 300, 3000)
+	if err := first.wait(t, 60*time.Second); !errors.Is(err, crash) {
+		t.Fatalf("Run returned %v, want the crash", err)
+	}
+	// The restarted bridge fences the dead one's transactional ID, which aborts its
+	// open transaction, then resumes from the committed checkpoints.
+	e.start("b", Hooks{})
+	e.workload(2, 300, 2000)
+	e.checkExactlyOnce(e.readTopic(len(e.writes)))
+}
+
+func TestBridgeStoppedBetweenTransactionsResumesFromCheckpoints(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 3, 4)
+	for round := 0; round < 3; round++ {
+		in := e.start("a", Hooks{})
+		e.workload(uint64(round), 500, 2000)
+		waitFor(t, "some records bridged", 30*time.Second, func() bool { return in.b.Status().Records > 0 })
+		if err := in.shutdown(t); err != nil {
+			t.Fatal(err)
+		}
+	}
+	in := e.start("a", Hooks{})
+	e.checkExactlyOnce(e.readTopic(len(e.writes)))
+	_ = in
+}
+
+func TestTwoInstancesShareShardsAndOneTakesOverWhenTheOtherDies(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 4, 8)
+	a := e.start("a", Hooks{})
+	var killB atomic.Bool
+	killed := errors.New("b killed")
+	b := e.start("b", Hooks{BeforeCommit: func(int32, string, int) error {
+		if killB.Load() {
+			return killed
+		}
+		return nil
+	}})
+	waitFor(t, "both instances own leases", 30*time.Second, func() bool {
+		return a.b.Status().Leases > 0 && b.b.Status().Leases > 0
+	})
+	if sa, sb := a.b.Status().Leases, b.b.Status().Leases; sa+sb != 8 {
+		t.Errorf("leases a=%d b=%d, want 8 in all", sa, sb)
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); e.workload(1, 1000, 6000) }()
+	waitFor(t, "b bridged records", 30*time.Second, func() bool { return b.b.Status().Records > 0 })
+	killB.Store(true) // b dies inside its next transaction
+	if err := b.wait(t, 60*time.Second); !errors.Is(err, killed) {
+		t.Fatalf("b returned %v", err)
+	}
+	wg.Wait()
+	e.checkExactlyOnce(e.readTopic(len(e.writes)))
+	waitFor(t, "a owns every lease", 30*time.Second, func() bool { return a.b.Status().Leases == 8 })
+}
+
+// A zombie, an instance that lost its lease without noticing, can no longer commit once
+// the new owner claimed the lease.
+func TestNewOwnerFencesTheZombie(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 1, 1)
+	zombie := e.start("zombie", Hooks{})
+	e.workload(1, 10, 50)
+	waitFor(t, "zombie bridged", 30*time.Second, func() bool { return zombie.b.Status().Records > 0 })
+
+	// A second bridge takes lease 0 directly, as the group would after a rebalance the
+	// zombie missed.
+	b, err := New(t.Context(), Options{Config: e.cfg, Conn: e.conn, InstanceID: "new", AWS: &e.aws, Logger: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := e.conn.Client(kgoTxn(b, 0)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	l := &lease{b: b, p: 0, log: testLogger(), cl: cl}
+	if _, err := l.claim(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	e.workload(2, 10, 50)
+	// The zombie's next transaction is refused; it stops the lease instead of retrying.
+	waitFor(t, "zombie lost its lease", 30*time.Second, func() bool { return zombie.counter(t, "streamhub_bridge_transactions_total", "outcome", "aborted") > 0 })
+	before := len(e.readTopic(0))
+	time.Sleep(300 * time.Millisecond)
+	if after := len(e.readTopic(0)); after != before {
+		t.Errorf("the fenced zombie still wrote: %d records, then %d", before, after)
+	}
+}
+
+func TestThrottlingExpiredIteratorsAndTrimmingAreSurvivedAndCounted(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 2, 2)
+	e.ddb.SetFaults(ddbtest.Faults{ThrottleRate: 0.3, ServerErrorRate: 0.1})
+	in := e.start("a", Hooks{})
+	e.workload(1, 200, 2000)
+	waitFor(t, "the first writes bridged through the faults", 60*time.Second, func() bool {
+		return in.b.Status().Records >= int64(len(e.writes))
+	})
+	if in.counter(t, "streamhub_bridge_api_errors_total", "kind", "throttle") == 0 ||
+		in.counter(t, "streamhub_bridge_api_errors_total", "kind", "server") == 0 {
+		t.Error("throttles and server errors not counted")
+	}
+	// Every reader now holds an iterator; all of them stop working.
+	e.ddb.ExpireIterators()
+	e.workload(2, 200, 500)
+	waitFor(t, "expired iterator counted", 30*time.Second, func() bool {
+		return in.counter(t, "streamhub_bridge_api_errors_total", "kind", "expired_iterator") > 0
+	})
+	e.ddb.SetFaults(ddbtest.Faults{})
+	e.checkExactlyOnce(e.readTopic(len(e.writes)))
+	if in.counter(t, "streamhub_bridge_retries_total") == 0 {
+		t.Error("no retries counted")
+	}
+}
+
+func TestTrimmedRecordsAreReportedAsDataLossAndTheRestFlows(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 1, 1)
+	in := e.start("a", Hooks{})
+	e.workload(1, 50, 200)
+	e.checkExactlyOnce(e.readTopic(len(e.writes)))
+	if err := in.shutdown(t); err != nil {
+		t.Fatal(err)
+	}
+	kept := e.writes
+	// While no bridge runs, the stream trims records the bridge never read.
+	e.workload(2, 50, 100)
+	if n := e.ddb.Trim("users", time.Now().Add(time.Hour)); n == 0 {
+		t.Fatal("nothing trimmed")
+	}
+	e.writes = kept
+	in = e.start("b", Hooks{})
+	e.workload(3, 50, 300)
+	e.checkExactlyOnce(e.readTopic(len(e.writes)))
+	if n := in.counter(t, "streamhub_bridge_data_loss_total", "reason", "trimmed"); n != 1 {
+		t.Errorf("data loss events: %v, want 1", n)
+	}
+}
+
+func kgoTxn(b *Bridge, p int32) []kgoOpt {
+	return []kgoOpt{
+		kgoTransactionalID(b.transactionalID(p)),
+		kgoPartitioner(b.partitioner()),
+	}
+}
