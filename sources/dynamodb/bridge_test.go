@@ -1,7 +1,12 @@
 package dynamodb
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -118,7 +123,18 @@ func TestTwoInstancesShareShardsAndOneTakesOverWhenTheOtherDies(t *testing.T) {
 	}
 	var wg sync.WaitGroup
 	wg.Add(1)
-	go func() { defer wg.Done(); e.workload(1, 1000, 6000) }()
+	go func() {
+		defer wg.Done()
+		e.workload(1, 1000, 3000)
+		// Split every shard: a child's lease may belong to the other instance than its
+		// parent's, and must still wait for the parent's last checkpoint.
+		for _, sh := range e.ddb.Shards("users") {
+			if _, _, err := e.ddb.SplitShard("users", sh.ID); err != nil {
+				t.Error(err)
+			}
+		}
+		e.workload(2, 1000, 3000)
+	}()
 	waitFor(t, "b bridged records", 30*time.Second, func() bool { return b.b.Status().Records > 0 })
 	killB.Store(true) // b dies inside its next transaction
 	if err := b.wait(t, 60*time.Second); !errors.Is(err, killed) {
@@ -218,4 +234,113 @@ func kgoTxn(b *Bridge, p int32) []kgoOpt {
 		kgoTransactionalID(b.transactionalID(p)),
 		kgoPartitioner(b.partitioner()),
 	}
+}
+
+// The SDK's own settings reach the bridge: endpoints from AWS_ENDPOINT_URL_*, the
+// credential chain, and for a cross-account source an assumed role (with its external
+// ID) whose short-lived credentials are refreshed while the bridge runs.
+func TestSourceReadsThroughAnAssumedRoleAndTheSDKsEndpointVariables(t *testing.T) {
+	var mu sync.Mutex
+	var calls int
+	sts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.ParseForm()
+		if r.Form.Get("Action") != "AssumeRole" || r.Form.Get("RoleArn") != "arn:aws:iam::210987654321:role/streams-reader" ||
+			r.Form.Get("ExternalId") != "ext-7" {
+			http.Error(w, "unexpected request "+r.Form.Encode(), http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		calls++
+		n := calls
+		mu.Unlock()
+		w.Header().Set("Content-Type", "text/xml")
+		// Credentials that expire in a second: the bridge must keep refreshing them.
+		fmt.Fprintf(w, `<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
+  <AssumeRoleResult>
+    <Credentials>
+      <AccessKeyId>ASIAROLE%d</AccessKeyId>
+      <SecretAccessKey>assumed-secret</SecretAccessKey>
+      <SessionToken>assumed-session</SessionToken>
+      <Expiration>%s</Expiration>
+    </Credentials>
+    <AssumedRoleUser><Arn>arn:aws:sts::210987654321:assumed-role/streams-reader/streamhub-bridge</Arn><AssumedRoleId>AROA:streamhub</AssumedRoleId></AssumedRoleUser>
+  </AssumeRoleResult>
+  <ResponseMetadata><RequestId>1</RequestId></ResponseMetadata>
+</AssumeRoleResponse>`, n, time.Now().Add(time.Second).UTC().Format(time.RFC3339))
+	}))
+	defer sts.Close()
+	dir := t.TempDir()
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDBASE")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
+	t.Setenv("AWS_SESSION_TOKEN", "")
+	t.Setenv("AWS_REGION", "eu-west-1")
+	t.Setenv("AWS_PROFILE", "")
+	t.Setenv("AWS_CONFIG_FILE", dir+"/config")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", dir+"/credentials")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	t.Setenv("AWS_ENDPOINT_URL_STS", sts.URL)
+
+	e := newEnvWith(t, 2, 2, "role_arn: arn:aws:iam::210987654321:role/streams-reader\n    external_id: ext-7\n    poll_interval: 20ms")
+	t.Setenv("AWS_ENDPOINT_URL_DYNAMODB_STREAMS", e.ddb.URL())
+	t.Setenv("AWS_ENDPOINT_URL_DYNAMODB", e.ddb.URL())
+	// No base AWS config: the bridge loads the SDK's default chain, as in production.
+	b, err := New(t.Context(), Options{Config: e.cfg, Conn: e.conn, Logger: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- b.Run(ctx) }()
+	e.workload(1, 50, 200)
+	waitFor(t, "first records bridged", 30*time.Second, func() bool { return b.Status().Records >= int64(len(e.writes)) })
+	time.Sleep(2500 * time.Millisecond) // the first credentials expire
+	e.workload(2, 50, 200)
+	e.checkExactlyOnce(e.readTopic(len(e.writes)))
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	keys := e.ddb.AccessKeys()
+	for _, k := range keys {
+		if !strings.HasPrefix(k, "ASIAROLE") {
+			t.Errorf("ddbtest saw access key %s; want only the assumed role's", k)
+		}
+	}
+	if len(keys) < 2 {
+		t.Errorf("access keys %v: the expiring credentials were not refreshed", keys)
+	}
+}
+
+// start: LATEST skips what the stream held before the bridge first saw it, including a
+// shard closed by then and its children's history, and loses nothing written after.
+func TestStartLatestSkipsHistoryAndKeepsEverythingAfter(t *testing.T) {
+	t.Parallel()
+	e := newEnvWith(t, 2, 2, "endpoint: {{url}}\n    region: us-east-1\n    start: latest\n    poll_interval: 20ms")
+	e.workload(1, 100, 300)
+	if _, _, err := e.ddb.SplitShard("users", e.ddb.Shards("users")[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	e.workload(2, 100, 300)
+	// DynamoDB's creation times are whole seconds: let the history be older than that.
+	time.Sleep(2100 * time.Millisecond)
+	e.writes = nil
+	in := e.start("a", Hooks{})
+	e.workload(3, 100, 500)
+	e.checkExactlyOnce(e.readTopic(len(e.writes)))
+	var skipped int
+	for _, cp := range in.b.Checkpoints() {
+		if cp.Skipped {
+			skipped++
+		}
+	}
+	if skipped != 1 {
+		t.Errorf("%d skipped shards, want the closed parent", skipped)
+	}
+	if err := in.shutdown(t); err != nil {
+		t.Fatal(err)
+	}
+	// A restart continues from the checkpoints, not from a new LATEST.
+	e.workload(4, 100, 300)
+	e.start("b", Hooks{})
+	e.checkExactlyOnce(e.readTopic(len(e.writes)))
 }

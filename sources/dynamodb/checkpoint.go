@@ -27,9 +27,9 @@ type Checkpoint struct {
 	// Skipped: the shard was closed before the bridge first saw it and the source starts
 	// at LATEST, so none of it was read; its children start at LATEST too.
 	Skipped bool `json:"skipped,omitempty"`
-	// LatestAt is when a shard without a checkpoint started at LATEST. A restart before
-	// its first record reads from TRIM_HORIZON and drops what is older, instead of
-	// starting at LATEST again and losing what arrived in between.
+	// LatestAt is when a shard without a checkpoint started at LATEST: the shard is read
+	// from TRIM_HORIZON and records created before it are dropped until the first one
+	// that is not, also after a restart, so nothing after it is ever lost.
 	LatestAt *time.Time `json:"latest_at,omitempty"`
 	// Records is how many records of the shard are in Kafka.
 	Records int64 `json:"records"`

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -39,6 +40,13 @@ type env struct {
 
 func newEnv(t *testing.T, shards, leases int) *env {
 	t.Helper()
+	return newEnvWith(t, shards, leases, "endpoint: {{url}}\n    region: us-east-1\n    poll_interval: 20ms")
+}
+
+// newEnvWith is newEnv with the source's settings after its table given as YAML;
+// {{url}} stands for the ddbtest server's URL.
+func newEnvWith(t *testing.T, shards, leases int, source string) *env {
+	t.Helper()
 	srv := ddbtest.New(ddbtest.WithSeed(1))
 	t.Cleanup(srv.Close)
 	arn, err := srv.CreateTable(ddbtest.TableSpec{Name: "users", HashKey: "pk", RangeKey: "sk", Shards: shards})
@@ -57,14 +65,12 @@ tables:
 sources:
   - type: dynamodb
     table: users
-    endpoint: %s
-    region: us-east-1
-    poll_interval: 20ms
+    %s
 bridge:
   leases: %d
   discovery_interval: 100ms
   max_backoff: 200ms
-`, srv.URL(), leases)
+`, strings.ReplaceAll(source, "{{url}}", srv.URL()), leases)
 	cfg, err := topology.Parse("bridge-test.yaml", []byte(yaml))
 	if err != nil {
 		t.Fatal(err)

@@ -55,8 +55,8 @@ func (b *Bridge) startPosition(st *stream, sh shard, cp Checkpoint, has bool, by
 	case has && cp.Sequence != "":
 		return startAt{typ: types.ShardIteratorTypeAfterSequenceNumber, seq: cp.Sequence}, true
 	case has:
-		// Started (at LATEST) but nothing written yet: read from the horizon; the reader
-		// drops what is older than LatestAt.
+		// Nothing written yet (a shard started at LATEST, or a fresh checkpoint): read from
+		// the horizon; the reader drops what is older than LatestAt.
 		return startAt{typ: types.ShardIteratorTypeTrimHorizon}, true
 	case parentRead || st.src.Start == topology.StartTrimHorizon:
 		// A child of a shard the bridge read continues where its parent ended.
@@ -109,8 +109,10 @@ func (r *reader) run(ctx context.Context) (bool, error) {
 		return true, nil
 	}
 	if r.at.typ == types.ShardIteratorTypeLatest {
-		// Record that this shard started at LATEST before reading anything, so a restart
-		// does not start at a later LATEST and lose what arrived in between.
+		// LATEST means "from now": the time is committed before anything is read, and the
+		// shard is read from TRIM_HORIZON dropping what is older. A LATEST iterator would
+		// lose what arrives between this commit and its creation, and a restart would
+		// start at a later LATEST.
 		cp := r.cp
 		now := time.Now().UTC()
 		cp.LatestAt = &now
@@ -118,6 +120,7 @@ func (r *reader) run(ctx context.Context) (bool, error) {
 			return false, err
 		}
 		r.cp = cp
+		r.at = startAt{typ: types.ShardIteratorTypeTrimHorizon}
 	}
 	log.Debug("reading shard", "from", r.at.typ, "after", r.at.seq)
 	iter, err := r.iterator(ctx, r.at)
@@ -287,8 +290,9 @@ func (r *reader) write(ctx context.Context, recs []types.Record, ended bool) err
 	var bytes int
 	var newest time.Time
 	var dropBefore time.Time
-	if cp.Sequence == "" && cp.LatestAt != nil {
-		// DynamoDB rounds creation times down to the second: keep that second.
+	if cp.LatestAt != nil && cp.Records == 0 {
+		// Started at LATEST and nothing written yet: skip the shard's history. DynamoDB
+		// rounds creation times down to the second, so the second before is kept too.
 		dropBefore = cp.LatestAt.Truncate(time.Second).Add(-time.Second)
 	}
 	for i := range recs {
@@ -307,8 +311,11 @@ func (r *reader) write(ctx context.Context, recs []types.Record, ended bool) err
 		if created.After(newest) {
 			newest = created
 		}
-		if !dropBefore.IsZero() && !created.IsZero() && created.Before(dropBefore) {
-			continue
+		if !dropBefore.IsZero() {
+			if !created.IsZero() && created.Before(dropBefore) {
+				continue
+			}
+			dropBefore = time.Time{} // the present is reached; all that follows is newer
 		}
 		kr, reason, err := r.kafkaRecord(rec, seq)
 		if err != nil {
