@@ -185,9 +185,19 @@ func (b *Bridge) Run(ctx context.Context) error {
 	// The group only hands out leases; the checkpoints are read by the view.
 	group.PauseFetchTopics(cpTopic)
 
-	select {
-	case <-ctx.Done():
-	case <-b.crashed:
+	status := time.NewTicker(30 * time.Second)
+	defer status.Stop()
+wait:
+	for {
+		select {
+		case <-ctx.Done():
+			break wait
+		case <-b.crashed:
+			break wait
+		case <-status.C:
+			s := b.Status()
+			b.log.Info("bridge status", "records", s.Records, "leases", s.Leases, "shards", s.Shards)
+		}
 	}
 	b.mu.Lock()
 	crash := b.crashErr
