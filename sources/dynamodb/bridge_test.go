@@ -344,3 +344,36 @@ func TestStartLatestSkipsHistoryAndKeepsEverythingAfter(t *testing.T) {
 	e.start("b", Hooks{})
 	e.checkExactlyOnce(e.readTopic(len(e.writes)))
 }
+
+// Checkpoints of ended shards that DynamoDB no longer lists are deleted, so the
+// checkpoint topic and every instance's view do not grow with each shard rollover.
+func TestCheckpointsOfShardsTheStreamDroppedAreDeleted(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 1, 1)
+	in := e.start("a", Hooks{})
+	e.workload(1, 50, 100)
+	parent := e.ddb.Shards("users")[0].ID
+	if _, _, err := e.ddb.SplitShard("users", parent); err != nil {
+		t.Fatal(err)
+	}
+	e.workload(2, 50, 100)
+	e.checkExactlyOnce(e.readTopic(len(e.writes)))
+	has := func(shard string) (Checkpoint, bool) {
+		for _, cp := range in.b.Checkpoints() {
+			if cp.Shard == shard {
+				return cp, true
+			}
+		}
+		return Checkpoint{}, false
+	}
+	waitFor(t, "the parent's final checkpoint", 30*time.Second, func() bool { cp, ok := has(parent); return ok && cp.Ended })
+	// Retention passes: the stream drops the closed, emptied parent.
+	e.ddb.Trim("users", time.Now().Add(time.Hour))
+	waitFor(t, "the parent's checkpoint deleted", 30*time.Second, func() bool { _, ok := has(parent); return !ok })
+	if n := len(in.b.Checkpoints()); n != 2 {
+		t.Errorf("%d checkpoints left, want the two children's", n)
+	}
+	if n := in.counter(t, "streamhub_bridge_data_loss_total"); n != 0 {
+		t.Errorf("data loss counted %v times; every trimmed record had been read", n)
+	}
+}

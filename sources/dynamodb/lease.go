@@ -115,6 +115,7 @@ func (b *Bridge) leaseSession(ctx context.Context, p int32, log *slog.Logger) er
 	finished := map[string]bool{}
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+	lastCleanup := time.Now()
 	for {
 		// Wait channels are taken before looking, so an update in between is not missed.
 		viewC, shardsC := b.view.changed(), b.shardsChanged.wait()
@@ -175,8 +176,58 @@ func (b *Bridge) leaseSession(ctx context.Context, p int32, log *slog.Logger) er
 		case <-viewC:
 		case <-shardsC:
 		case <-tick.C:
+			if time.Since(lastCleanup) > 6*b.cfg.Bridge.DiscoveryInterval {
+				lastCleanup = time.Now()
+				if err := l.cleanup(sctx); err != nil {
+					cancel(err)
+				}
+			}
 		}
 	}
+}
+
+// cleanup deletes the checkpoints of ended shards the stream no longer lists (DynamoDB
+// drops shards 24 hours after they close): no child waits for them any more, and the
+// compacted topic and every instance's view would otherwise grow with each shard
+// rollover forever.
+func (l *lease) cleanup(ctx context.Context) error {
+	listed := map[string]map[string]shard{}
+	for _, st := range l.b.streams {
+		if _, byID := st.snapshot(); len(byID) > 0 {
+			listed[st.arn] = byID
+		}
+	}
+	var keys []string
+	for _, cp := range l.b.view.all() {
+		byID, known := listed[cp.Stream]
+		if !known || !cp.Ended || leaseOf(cp.Stream, cp.Shard, l.b.cfg.Bridge.Leases) != l.p {
+			continue
+		}
+		if _, ok := byID[cp.Shard]; !ok {
+			keys = append(keys, checkpointKey(cp.Stream, cp.Shard))
+		}
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	recs := make([]*kgo.Record, len(keys))
+	for i, k := range keys {
+		recs[i] = &kgo.Record{Topic: l.b.cfg.Bridge.CheckpointTopic, Partition: l.p, Key: []byte(k)}
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.cl.BeginTransaction(); err != nil {
+		return err
+	}
+	if err := l.cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		l.abort()
+		return fmt.Errorf("delete checkpoints: %w", err)
+	}
+	if err := l.cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		return fmt.Errorf("delete checkpoints: %w", err)
+	}
+	l.log.Info("deleted checkpoints of shards the stream no longer lists", "shards", len(keys))
+	return nil
 }
 
 // claim commits the lease marker: initialising the transactional producer fences the
