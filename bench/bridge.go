@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"time"
 
@@ -30,6 +31,8 @@ type BridgeOptions struct {
 	// Progress, when set, receives a line per phase.
 	Progress io.Writer
 	Logger   *slog.Logger
+	// CPUProfile, when set, receives a CPU profile of the bridge phase alone.
+	CPUProfile io.Writer
 }
 
 // BridgeResult is one run of the bridge benchmark.
@@ -140,6 +143,12 @@ bridge: {leases: 8, discovery_interval: 1s}
 	})
 	if err != nil {
 		return res, err
+	}
+	if o.CPUProfile != nil {
+		if err := pprof.StartCPUProfile(o.CPUProfile); err != nil {
+			return res, err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	start := time.Now()
 	cpu0 := cpuTime()

@@ -66,10 +66,20 @@ func benchBridge(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	records := fs.Int("records", 200_000, "stream records to bridge")
 	shards := fs.Int("shards", 4, "shards of the stream")
 	items := fs.Int("items", 10_000, "distinct items")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the bridge phase to this file")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	res, err := bench.Bridge(ctx, bench.BridgeOptions{Records: *records, Shards: *shards, Items: *items, Progress: stderr})
+	opts := bench.BridgeOptions{Records: *records, Shards: *shards, Items: *items, Progress: stderr}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		opts.CPUProfile = f
+	}
+	res, err := bench.Bridge(ctx, opts)
 	if err != nil {
 		return err
 	}
