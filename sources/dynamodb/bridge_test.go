@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/streamhub/streamhub/sources/dynamodb/ddbtest"
 	"github.com/streamhub/streamhub/state"
 )
@@ -375,5 +377,43 @@ func TestCheckpointsOfShardsTheStreamDroppedAreDeleted(t *testing.T) {
 	}
 	if n := in.counter(t, "streamhub_bridge_data_loss_total"); n != 0 {
 		t.Errorf("data loss counted %v times; every trimmed record had been read", n)
+	}
+}
+
+// A record the bridge cannot key (here: the topology names a range key the table does
+// not have) goes to the DLQ with the reason, and the shard keeps flowing.
+func TestRecordsThatCannotBeKeyedGoToTheDLQ(t *testing.T) {
+	t.Parallel()
+	e := newEnvTable(t, ddbtest.TableSpec{Name: "users", HashKey: "pk", RangeKey: "rk", Shards: 1}, 1,
+		"endpoint: {{url}}\n    region: us-east-1\n    poll_interval: 20ms")
+	in := e.start("a", Hooks{})
+	for i := range 5 {
+		if _, err := e.ddb.PutItem("users", ddbtest.Item{"pk": state.StringValue("p"), "rk": state.StringValue(fmt.Sprint(i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "five records in the DLQ", 30*time.Second, func() bool {
+		return in.counter(t, "streamhub_bridge_dlq_total", "reason", state.ReasonMissingKey) == 5
+	})
+	cl, err := e.conn.Client(kgo.ConsumeTopics(e.cfg.Processor.DLQTopic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var got []*kgo.Record
+	for len(got) < 5 {
+		fs := cl.PollFetches(t.Context())
+		got = append(got, fs.Records()...)
+	}
+	for _, r := range got {
+		if header(r, HeaderDLQReason) != state.ReasonMissingKey || header(r, HeaderDLQTable) != "users" || header(r, HeaderDLQError) == "" {
+			t.Errorf("DLQ record headers: %v", r.Headers)
+		}
+		if _, err := state.ParseRecord(r.Value); err != nil {
+			t.Errorf("DLQ value is not the record: %v", err)
+		}
+	}
+	if n := len(e.readTopic(0)); n != 0 {
+		t.Errorf("%d records in the CDC topic, want none", n)
 	}
 }

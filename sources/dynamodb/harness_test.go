@@ -47,9 +47,16 @@ func newEnv(t *testing.T, shards, leases int) *env {
 // {{url}} stands for the ddbtest server's URL.
 func newEnvWith(t *testing.T, shards, leases int, source string) *env {
 	t.Helper()
+	return newEnvTable(t, ddbtest.TableSpec{Name: "users", HashKey: "pk", RangeKey: "sk", Shards: shards}, leases, source)
+}
+
+// newEnvTable is newEnvWith with the DynamoDB table's own spec (the topology keys it
+// [pk, sk] whatever the spec says).
+func newEnvTable(t *testing.T, spec ddbtest.TableSpec, leases int, source string) *env {
+	t.Helper()
 	srv := ddbtest.New(ddbtest.WithSeed(1))
 	t.Cleanup(srv.Close)
-	arn, err := srv.CreateTable(ddbtest.TableSpec{Name: "users", HashKey: "pk", RangeKey: "sk", Shards: shards})
+	arn, err := srv.CreateTable(spec)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -356,15 +356,17 @@ func (r *reader) kafkaRecord(rec *types.Record, seq string) (*kgo.Record, string
 		{Key: HeaderSource, Value: []byte("bridge")},
 	}
 	sr, err := toRecord(*rec, r.st.arn)
-	reason := "bad_record"
 	var key string
 	var value []byte
 	if err == nil {
-		if value, err = sr.Marshal(); err != nil {
-			reason = "bad_record"
-		} else if key, err = state.EncodeKey(sr.DynamoDB.Keys, t.Keys); err != nil {
-			reason = "bad_key"
+		if value, err = sr.Marshal(); err == nil {
+			key, err = state.EncodeKey(sr.DynamoDB.Keys, t.Keys)
 		}
+	}
+	// The reason words are state's, as the processors and the Lambda handler use them.
+	reason := state.ReasonOf(err)
+	if reason == "" {
+		reason = "invalid"
 	}
 	if err == nil {
 		return &kgo.Record{Topic: t.Topic, Key: []byte(key), Value: value, Headers: headers}, "", nil

@@ -81,7 +81,7 @@ var EnvVars = []EnvVar{
 	{Name: EnvTopic, Required: true, Help: "the table's raw CDC topic"},
 	{Name: EnvKeys, Required: true, Help: "key attributes, comma-separated: hash key, then optional range key"},
 	{Name: EnvTable, Default: "table name in the stream ARN", Help: "table name for record headers and logs"},
-	{Name: EnvDLQTopic, Help: "topic for records that cannot be parsed or keyed; unset: such a record is a batch item failure and blocks its shard"},
+	{Name: EnvDLQTopic, Help: "topic for records that cannot be parsed or keyed; unset: such a record blocks its shard"},
 	{Name: EnvTLS, Default: "false", Help: "true: TLS to the brokers with the system roots (AWS_MSK_IAM implies it)"},
 	{Name: EnvTLSCAFile, Help: "PEM file of the CA that signed the brokers' certificates; implies TLS"},
 	{Name: EnvSASLMechanism, Help: "PLAIN, SCRAM-SHA-512 or AWS_MSK_IAM; unset: no SASL"},

@@ -196,7 +196,7 @@ func (h *Handler) Handle(ctx context.Context, event json.RawMessage) (events.Dyn
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: s})
 		}
 	}
-	h.log.Warn("batch partly written: reporting the first failed record and all after it for retry",
+	h.log.Warn("batch not fully written: reporting the first failed record and all after it for retry",
 		"records", n, "written", written, "dlq", dlq, "reported", len(resp.BatchItemFailures),
 		"first_failed_sequence", items[first].seq, "error", describe(items[first], firstErr),
 		"took_ms", time.Since(start).Milliseconds())
@@ -220,7 +220,7 @@ func (h *Handler) prepare(raw []byte) item {
 	var key string
 	if err == nil {
 		if key, err = state.EncodeKey(rec.DynamoDB.Keys, h.cfg.Keys); err != nil {
-			err = fmt.Errorf("dynamodb.Keys: %w", err)
+			err = withinKeys(err)
 		}
 	}
 	if err == nil {
@@ -261,6 +261,20 @@ func (h *Handler) prepare(raw []byte) item {
 	return it
 }
 
+// withinKeys places a key error under dynamodb.Keys, as state.ChangeFromRecord does.
+func withinKeys(err error) error {
+	var ie *state.InvalidError
+	if !errors.As(err, &ie) {
+		return fmt.Errorf("dynamodb.Keys: %w", err)
+	}
+	out := *ie
+	out.Field = "dynamodb.Keys"
+	if ie.Field != "" {
+		out.Field += "." + ie.Field
+	}
+	return &out
+}
+
 func (h *Handler) headers(arn, seq string) []kgo.RecordHeader {
 	return []kgo.RecordHeader{
 		{Key: HeaderTable, Value: []byte(h.table(arn))},
@@ -293,13 +307,22 @@ func peek(raw []byte) (arn, seq string) {
 // waitContext bounds the wait for acknowledgements by cfg.Timeout and by the
 // invocation's deadline, less a margin to answer Lambda before it times the function out.
 func (h *Handler) waitContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	d := h.cfg.Timeout
-	if dl, ok := ctx.Deadline(); ok {
-		left := time.Until(dl)
+	dl, ok := ctx.Deadline()
+	now := time.Now()
+	return context.WithDeadline(ctx, waitDeadline(now, h.cfg.Timeout, dl, ok))
+}
+
+// waitDeadline is when an invocation starting at now stops waiting: after timeout, or a
+// tenth of the time left (at most a second) before the invocation's deadline, whichever
+// comes first, and never before now plus a millisecond.
+func waitDeadline(now time.Time, timeout time.Duration, deadline time.Time, hasDeadline bool) time.Time {
+	d := timeout
+	if hasDeadline {
+		left := deadline.Sub(now)
 		left -= min(time.Second, left/10)
 		d = min(d, left)
 	}
-	return context.WithTimeout(ctx, max(d, time.Millisecond))
+	return now.Add(max(d, time.Millisecond))
 }
 
 // Close waits up to the produce timeout for buffered records and closes the Kafka
