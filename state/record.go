@@ -72,6 +72,18 @@ func EpochSeconds(t time.Time) json.Number {
 	return json.Number(b)
 }
 
+// ParseEpochSeconds reads ApproximateCreationDateTime (epoch seconds, maybe with a
+// fraction or an exponent: 1479499740, 1479499740.5, 1.47949974E9) with the parser the
+// version order uses, to millisecond precision (finer digits truncated). A number out of
+// range is an *InvalidError (bad_timestamp).
+func ParseEpochSeconds(n json.Number) (time.Time, error) {
+	ms, err := createdMillis(string(n))
+	if err != nil {
+		return time.Time{}, err
+	}
+	return time.UnixMilli(ms).UTC(), nil
+}
+
 // ParseRecord reads one record. It rejects bad JSON, fields of the wrong JSON type,
 // malformed AttributeValues, and records without eventName, dynamodb.SequenceNumber or
 // dynamodb.Keys, with an *InvalidError. Unknown fields are skipped.

@@ -137,3 +137,29 @@ func TestEpochSecondsRoundTripsThroughChange(t *testing.T) {
 		t.Errorf("EpochSeconds = %s", got)
 	}
 }
+
+func TestParseEpochSeconds(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in   string
+		want int64 // milliseconds
+		bad  bool
+	}{
+		{in: "1479499740", want: 1479499740000},
+		{in: "1479499740.0", want: 1479499740000},
+		{in: "1.47949974E9", want: 1479499740000},
+		{in: "1479499740.1239", want: 1479499740123},
+		{in: "0", want: 0},
+		{in: "1e30", bad: true},
+		{in: "x", bad: true},
+	}
+	for _, tt := range tests {
+		got, err := ParseEpochSeconds(json.Number(tt.in))
+		switch {
+		case tt.bad && ReasonOf(err) != ReasonBadTimestamp:
+			t.Errorf("%s: error %v, want bad_timestamp", tt.in, err)
+		case !tt.bad && (err != nil || got.UnixMilli() != tt.want):
+			t.Errorf("%s: %v %v, want %d ms", tt.in, got, err, tt.want)
+		}
+	}
+}

@@ -1,9 +1,7 @@
 package lambda
 
 import (
-	"encoding/json"
 	"strings"
-	"time"
 
 	"github.com/streamhub/streamhub/state"
 )
@@ -41,7 +39,7 @@ func Normalize(raw []byte) (rec *state.Record, value []byte, err error) {
 		return nil, nil, err
 	}
 	if n := rec.DynamoDB.ApproximateCreationDateTime; n != "" {
-		t, err := epochSeconds(n)
+		t, err := state.ParseEpochSeconds(n)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -52,27 +50,6 @@ func Normalize(raw []byte) (rec *state.Record, value []byte, err error) {
 		return nil, nil, err
 	}
 	return rec, value, nil
-}
-
-// epochSeconds reads ApproximateCreationDateTime (epoch seconds, maybe with a fraction or
-// an exponent) into a time of millisecond precision. state keeps its exact decimal
-// parser to itself, so this runs the number through state.ChangeFromRecord on a minimal
-// record: one parser, the very one the processors order changes by, and an
-// *state.InvalidError (bad_timestamp) for a number out of range.
-func epochSeconds(n json.Number) (time.Time, error) {
-	probe := state.Record{
-		EventName: state.EventRemove,
-		DynamoDB: state.StreamRecord{
-			ApproximateCreationDateTime: n,
-			Keys:                        map[string]state.AttributeValue{"k": state.StringValue("k")},
-			SequenceNumber:              "0",
-		},
-	}
-	ch, err := state.ChangeFromRecord(&probe, state.KeySpec{Keys: []string{"k"}})
-	if err != nil {
-		return time.Time{}, err
-	}
-	return ch.Version.CreatedTime(), nil
 }
 
 // TableFromARN returns the table name of a DynamoDB table or stream ARN
