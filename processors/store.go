@@ -26,9 +26,12 @@ const offsetKey = "__offset"
 // Write-back tuning: a partition store collects writes in memory and hands them to leveldb
 // as one batch. goka's own storage does one leveldb write — one write(2) to the journal — per
 // Set and another per SetOffset, which profiling showed to be the processor's largest cost.
+// A wide window also folds repeated writes of one item into one leveldb entry: 32768 / 1s
+// cut the CPU per event by ≈10% against 4096 / 200ms (bench processor), at the price of a
+// longer table-topic replay after a crash.
 const (
-	flushEntries  = 4096
-	flushInterval = 200 * time.Millisecond
+	flushEntries  = 32768
+	flushInterval = time.Second
 )
 
 // StorageBuilder returns goleveldb storage under dir, tuned for a write-heavy latest-state
