@@ -64,6 +64,16 @@ var badConfigs = map[string][]string{
 		`env.yaml:13: api.tokens[0]: a token must not be empty (is its variable set but empty?)`,
 		`env.yaml:14: api.tokens[1]: a token must not be empty (is its variable set but empty?)`,
 	},
+	"lake.yaml": {
+		`lake.yaml:12: sinks[0].parquet_compression: must be zstd or snappy, got "brotli"`,
+		`lake.yaml:13: sinks[0].partition_time: must be record or kafka, got "wallclock"`,
+		`lake.yaml:14: sinks[0].snapshot_every: must not be negative, got -1h0m0s`,
+		`lake.yaml:15: sinks[0].manifest: only for s3 sinks; this sink is file`,
+		`lake.yaml:20: sinks[1].parquet_compression: only with format: parquet`,
+		`lake.yaml:25: sinks[2].partition_time: only for s3 and file sinks; this sink is postgres`,
+		`lake.yaml:26: sinks[2].snapshot_every: only for s3 and file sinks; this sink is postgres`,
+		`lake.yaml:27: sinks[2].path_style: only for s3 and redshift sinks; this sink is postgres`,
+	},
 	"merge-itself.yaml": {
 		`merge-itself.yaml:4: tables[0]: << merges a mapping into itself`,
 		`merge-itself.yaml:4: tables[0].keys: required: the hash key, then the range key if the table has one ([pk] or [pk, sk])`,

@@ -122,6 +122,13 @@ func (c *Config) ensureDefaults(r *report) {
 		setDuration(p+".buffer.flush_time", &s.Buffer.FlushTime, defaultFlushTime)
 		if s.Lake() {
 			setString(&s.Format, FormatJSONLGzip)
+			s.Format = strings.ToLower(s.Format)
+			setString(&s.PartitionTime, PartitionByRecord)
+			s.PartitionTime = strings.ToLower(s.PartitionTime)
+			if s.Format == FormatParquet {
+				setString(&s.ParquetCompression, ParquetZstd)
+			}
+			s.ParquetCompression = strings.ToLower(s.ParquetCompression)
 		}
 	}
 

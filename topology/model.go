@@ -268,6 +268,14 @@ const (
 	FormatParquet   = "parquet"
 )
 
+// Parquet compressions and lake partition times.
+const (
+	ParquetZstd       = "zstd"
+	ParquetSnappy     = "snappy"
+	PartitionByRecord = "record"
+	PartitionByKafka  = "kafka"
+)
+
 // Sink writes raw topics and the state of tables to one target.
 type Sink struct {
 	// Name is unique among sinks, [a-z0-9_-]+. Required.
@@ -285,6 +293,21 @@ type Sink struct {
 	// Format of lake objects: jsonl_gz or parquet; only for s3 and file sinks.
 	// Default jsonl_gz.
 	Format string `yaml:"format"`
+	// ParquetCompression is zstd or snappy; only with format parquet. Default zstd.
+	ParquetCompression string `yaml:"parquet_compression"`
+	// PartitionTime decides the dt=/hr= folder of a record in a lake sink: "record" (the
+	// record's own time: ApproximateCreationDateTime for CDC records, occurred_at for
+	// collector events, else the Kafka timestamp) or "kafka" (always the Kafka
+	// timestamp). Default record.
+	PartitionTime string `yaml:"partition_time"`
+	// Manifest writes, per flush, a manifest of the objects written in the format
+	// Redshift's COPY … MANIFEST reads; s3 sinks only.
+	Manifest bool `yaml:"manifest"`
+	// SnapshotEvery writes a full snapshot of each of the sink's tables this often
+	// (lake sinks); 0 turns snapshots off. Default 0.
+	SnapshotEvery time.Duration `yaml:"snapshot_every"`
+	// PathStyle addresses the bucket in the URL path (MinIO, LocalStack); s3 sinks.
+	PathStyle bool `yaml:"path_style"`
 
 	// Bucket (required), Prefix, Region, Endpoint and RoleARN locate an s3 sink. A
 	// redshift sink may set them too: the S3 stage its COPY loads from.

@@ -346,8 +346,38 @@ func (c *Config) validateSinks(r *report) {
 			if s.Format != FormatJSONLGzip && s.Format != FormatParquet {
 				r.errorf(p+".format", "must be %s or %s, got %q", FormatJSONLGzip, FormatParquet, s.Format)
 			}
-		} else if s.Format != "" {
-			r.errorf(p+".format", "only for s3 and file sinks; this sink is %s", s.Type)
+			switch {
+			case s.Format == FormatParquet && s.ParquetCompression != ParquetZstd && s.ParquetCompression != ParquetSnappy:
+				r.errorf(p+".parquet_compression", "must be %s or %s, got %q", ParquetZstd, ParquetSnappy, s.ParquetCompression)
+			case s.Format != FormatParquet && s.ParquetCompression != "":
+				r.errorf(p+".parquet_compression", "only with format: %s", FormatParquet)
+			}
+			if s.PartitionTime != PartitionByRecord && s.PartitionTime != PartitionByKafka {
+				r.errorf(p+".partition_time", "must be %s or %s, got %q", PartitionByRecord, PartitionByKafka, s.PartitionTime)
+			}
+			if s.SnapshotEvery < 0 {
+				r.errorf(p+".snapshot_every", "must not be negative, got %s", s.SnapshotEvery)
+			}
+		} else {
+			for _, f := range []struct {
+				name string
+				set  bool
+			}{
+				{"format", s.Format != ""}, {"parquet_compression", s.ParquetCompression != ""},
+				{"partition_time", s.PartitionTime != ""}, {"snapshot_every", s.SnapshotEvery != 0},
+			} {
+				if f.set {
+					r.errorf(p+"."+f.name, "only for s3 and file sinks; this sink is %s", s.Type)
+				}
+			}
+		}
+		if s.Type != SinkS3 {
+			if s.Manifest {
+				r.errorf(p+".manifest", "only for s3 sinks; this sink is %s", s.Type)
+			}
+			if s.PathStyle && s.Type != SinkRedshift {
+				r.errorf(p+".path_style", "only for s3 and redshift sinks; this sink is %s", s.Type)
+			}
 		}
 
 		// Each connection field belongs to some sink types; one that does not is a
