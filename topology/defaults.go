@@ -26,6 +26,7 @@ const (
 	defaultLeases           = 16
 	defaultDiscovery        = 10 * time.Second
 	defaultMaxBackoff       = 5 * time.Second
+	defaultSnapshotEvery    = 24 * time.Hour
 	replicationReal         = 3
 	minInsyncReal           = 2
 	replicationEmbedded     = 1
@@ -127,6 +128,9 @@ func (c *Config) ensureDefaults(r *report) {
 			s.PartitionTime = strings.ToLower(s.PartitionTime)
 			if s.Format == FormatParquet {
 				setString(&s.ParquetCompression, ParquetZstd)
+			}
+			if len(s.Tables) > 0 {
+				setDuration(p+".snapshot_every", &s.SnapshotEvery, defaultSnapshotEvery)
 			}
 			s.ParquetCompression = strings.ToLower(s.ParquetCompression)
 		}

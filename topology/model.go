@@ -285,8 +285,9 @@ type Sink struct {
 	// Topics are raw topics copied as they are (CDC topics, collector topics). Any valid
 	// topic name; the sink does not create them.
 	Topics []string `yaml:"topics"`
-	// Tables name configured tables whose latest state (the table topic) the sink writes.
-	// A sink needs at least one topic or table.
+	// Tables name configured tables whose latest state the sink writes: upserted rows in
+	// a warehouse, snapshots (snapshot_every) in a lake. A sink needs at least one topic
+	// or table.
 	Tables []string `yaml:"tables"`
 	// Buffer decides when a flush happens.
 	Buffer Buffer `yaml:"buffer"`
@@ -304,7 +305,8 @@ type Sink struct {
 	// Redshift's COPY … MANIFEST reads; s3 sinks only.
 	Manifest bool `yaml:"manifest"`
 	// SnapshotEvery writes a full snapshot of each of the sink's tables this often
-	// (lake sinks); 0 turns snapshots off. Default 0.
+	// (lake sinks): the state tables reach a lake as snapshots. Default 24h when the
+	// sink has tables; 0 (written) turns snapshots off.
 	SnapshotEvery time.Duration `yaml:"snapshot_every"`
 	// PathStyle addresses the bucket in the URL path (MinIO, LocalStack); s3 sinks.
 	PathStyle bool `yaml:"path_style"`

@@ -123,9 +123,9 @@ func sinkLabel(s Sink) string { return fmt.Sprintf("sink %s (%s)", s.Name, s.Typ
 func sinkTarget(s Sink) string {
 	switch s.Type {
 	case SinkS3:
-		return fmt.Sprintf("s3://%s/%s as %s", s.Bucket, s.Prefix, s.Format)
+		return fmt.Sprintf("s3://%s/%s as %s%s", s.Bucket, s.Prefix, s.Format, snapshots(s))
 	case SinkFile:
-		return fmt.Sprintf("%s as %s", s.Dir, s.Format)
+		return fmt.Sprintf("%s as %s%s", s.Dir, s.Format, snapshots(s))
 	}
 	target := "default schema"
 	if s.Schema != "" {
@@ -135,6 +135,13 @@ func sinkTarget(s Sink) string {
 		target += fmt.Sprintf(", staged in s3://%s/%s", s.Bucket, s.Prefix)
 	}
 	return target
+}
+
+func snapshots(s Sink) string {
+	if len(s.Tables) == 0 || s.SnapshotEvery == 0 {
+		return ""
+	}
+	return ", state snapshots every " + durationString(s.SnapshotEvery)
 }
 
 func httpURL(listen string) string {
