@@ -159,6 +159,8 @@ func (l *Loop) Run(ctx context.Context) error {
 		// Rebalances wait until the loop allows them between polls, so a partition is never
 		// taken away in the middle of its flush.
 		kgo.BlockRebalanceOnPoll(),
+		// A dead instance's partitions move after this long; they stall meanwhile.
+		kgo.SessionTimeout(10 * time.Second),
 		kgo.OnPartitionsAssigned(l.assigned),
 		kgo.OnPartitionsRevoked(l.revoked),
 		kgo.OnPartitionsLost(l.revoked),

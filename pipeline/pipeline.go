@@ -1,5 +1,5 @@
-// Package pipeline assembles the components a topology enables (bridge, processors, view API) on
-// one Kafka connection and runs them as one group with a graceful shutdown.
+// Package pipeline assembles the components a topology enables (bridge, processors, view
+// API, sinks) on one Kafka connection and runs them as one group with a graceful shutdown.
 package pipeline
 
 import (
@@ -15,7 +15,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/twmb/franz-go/pkg/kadm"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+
 	"github.com/streamhub/streamhub/api"
+	"github.com/streamhub/streamhub/emitters"
 	"github.com/streamhub/streamhub/kafka"
 	"github.com/streamhub/streamhub/processors"
 	"github.com/streamhub/streamhub/sources/dynamodb"
@@ -31,6 +34,8 @@ type Roles struct {
 	// Bridge copies the dynamodb sources' streams into the CDC topics (instances share
 	// shards).
 	Bridge bool
+	// Emit runs the sinks: flush loops over raw topics, snapshots of tables.
+	Emit bool
 }
 
 // Options configure a pipeline.
@@ -47,6 +52,9 @@ type Options struct {
 	// Registry collects metrics; nil makes a new one.
 	Registry *prometheus.Registry
 	Logger   *slog.Logger
+	// AWS, when set, is the base AWS config of the sinks' S3 clients (tests: gofakes3);
+	// nil loads the SDK's default chain.
+	AWS *aws.Config
 	// Bridge carries options for the bridge beyond the topology (dev and tests: a base
 	// AWS config for ddbtest, group timeouts, fault hooks); Config, Conn, InstanceID,
 	// Registry and Logger are filled in.
@@ -62,6 +70,8 @@ type Pipeline struct {
 	Processors []*processors.CDC
 	API        *api.Server
 	Bridge     *dynamodb.Bridge
+	Sinks      []*emitters.Loop
+	snapshots  []snapshotJob
 	Registry   *prometheus.Registry
 }
 
@@ -144,6 +154,11 @@ func New(ctx context.Context, opts Options) (*Pipeline, error) {
 		}
 		p.Bridge = br
 	}
+	if opts.Roles.Emit {
+		if err := p.buildSinks(ctx, cfg); err != nil {
+			return nil, err
+		}
+	}
 	if opts.Roles.Serve {
 		srv, err := api.New(api.Options{
 			Conn:       p.conn,
@@ -190,7 +205,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	defer cancel()
 
 	var wg sync.WaitGroup
-	errs := make(chan error, len(p.Processors)+2)
+	errs := make(chan error, len(p.Processors)+len(p.Sinks)+len(p.snapshots)+2)
 	start := func(name string, run func(context.Context) error) {
 		wg.Add(1)
 		go func() {
@@ -208,6 +223,12 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	}
 	if p.Bridge != nil {
 		start("bridge", p.Bridge.Run)
+	}
+	for i, l := range p.Sinks {
+		start(fmt.Sprintf("sink %d", i), l.Run)
+	}
+	for _, j := range p.snapshots {
+		start("snapshots of "+j.opts.Table.Name, j.run)
 	}
 
 	var err error
@@ -248,6 +269,8 @@ type Status struct {
 	Keys, Lag int64
 	// Bridge is the bridge's progress; zero without one.
 	Bridge dynamodb.Status
+	// Flushed counts the records the sinks flushed and committed.
+	Flushed int64
 }
 
 // Status returns the processors' running totals.
@@ -266,6 +289,9 @@ func (p *Pipeline) Status() Status {
 	}
 	if p.Bridge != nil {
 		s.Bridge = p.Bridge.Status()
+	}
+	for _, l := range p.Sinks {
+		s.Flushed += l.Flushed()
 	}
 	return s
 }

@@ -15,7 +15,9 @@ func ExampleDevConfig() {
 	}
 	// Output:
 	// kafka: embedded (127.0.0.1:9092), replication 1, min.insync 1
-	// dynamodb:users@us-east-1 ─► dev.users.cdc (8 partitions) ─► table users [pk, sk] version=updatedAt ─► dev.users.state-table (compacted)
+	// dynamodb:users@us-east-1 ─► dev.users.cdc (8 partitions) ─► table users [pk, sk] version=updatedAt ─► dev.users.state-table (compacted) ─► sink lake (file)
+	// dev.users.cdc ─► sink lake (file)
+	// sink lake (file): streamhub-data/lake as jsonl_gz, state snapshots every 1m; flush at 10000 records, 5 MiB or 10s
 	// bridge: group dev.streamhub.bridge, checkpoints in streamhub.bridge.checkpoints (4 leases, compacted), new shards every 2s
 	// api: http://127.0.0.1:8080  (auth: none)
 	// dlq: dev.streamhub.dlq

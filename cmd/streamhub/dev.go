@@ -29,7 +29,9 @@ Runs the whole platform in one process with nothing to install:
     4 shards; a synthetic workload puts, updates, deletes and re-creates items in it, and one
     shard is split during the run,
   - the bridge, which copies the stream into dev.users.cdc exactly once (Kafka transactions),
-  - the CDC latest-state processor, and
+  - the CDC latest-state processor,
+  - a file data lake in ./streamhub-data/lake: the CDC topic as JSON Lines + gzip every 10 s
+    (zcat reads it) and a Parquet snapshot of the table every minute, and
   - the view API.
 It prints the URLs and a ready-to-paste curl, then a status line every few seconds.
 Ctrl-C shuts down cleanly; --duration stops it by itself.
@@ -44,6 +46,7 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	apiListen := fs.String("api-listen", "127.0.0.1:8080", "where the view API listens")
 	ddbListen := fs.String("dynamodb-listen", strings.TrimPrefix(topology.DevDynamoDBEndpoint, "http://"), "where the DynamoDB Streams API server listens")
 	splitAfter := fs.Duration("split-after", 10*time.Second, "split a stream shard this long after the start (0: never)")
+	lakeDir := fs.String("lake-dir", topology.DevLakeDir, "where the file lake is written")
 	every := fs.Duration("status-every", 5*time.Second, "how often to print the status line")
 	logLevel := fs.String("log-level", "warn", "log level: debug, info, warn, error")
 	seed := fs.Uint64("seed", uint64(time.Now().UnixNano()), "workload seed (same seed, same workload)")
@@ -79,9 +82,10 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	cfg.Kafka.EmbeddedListen = *kafkaListen
 	cfg.API.Listen = *apiListen
 	cfg.Sources[0].Endpoint = ddb.URL()
+	cfg.Sinks[0].Dir = *lakeDir
 	p, err := pipeline.New(ctx, pipeline.Options{
 		Config:        cfg,
-		Roles:         pipeline.Roles{Bridge: true, Process: true, Serve: true},
+		Roles:         pipeline.Roles{Bridge: true, Process: true, Serve: true, Emit: true},
 		MemoryStorage: true,
 		Logger:        log,
 		Bridge:        dynamodb.Options{AWS: devAWSConfig()},
@@ -106,7 +110,7 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	banner(stdout, p.Conn().Brokers(), p.API.Addr(), ddb.URL(), table)
+	banner(stdout, p.Conn().Brokers(), p.API.Addr(), ddb.URL(), *lakeDir, table)
 
 	start := time.Now()
 	tick := time.NewTicker(*every)
@@ -117,8 +121,8 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			n := <-written // ctx is done: the writer stops too
 			// Keys and lag are not shown: the stopped processors have given up their partitions.
 			s := p.Status()
-			fmt.Fprintf(stdout, "stopped after %s: writes %d · bridged %d · events in %d (applied %d, stale %d, duplicate %d, invalid %d)\n",
-				time.Since(start).Round(time.Second), n, s.Bridge.Records, s.In, s.Applied, s.Stale, s.Duplicate, s.Invalid)
+			fmt.Fprintf(stdout, "stopped after %s: writes %d · bridged %d · events in %d (applied %d, stale %d, duplicate %d, invalid %d) · lake %d\n",
+				time.Since(start).Round(time.Second), n, s.Bridge.Records, s.In, s.Applied, s.Stale, s.Duplicate, s.Invalid, s.Flushed)
 			return err
 		case <-tick.C:
 			fmt.Fprintf(stdout, "[%s] %s\n", time.Since(start).Round(time.Second), statusLine(p.Status()))
@@ -135,11 +139,11 @@ func devAWSConfig() *aws.Config {
 }
 
 func statusLine(s pipeline.Status) string {
-	return fmt.Sprintf("bridged %d (shards %d) · events in %d (applied %d, stale %d, duplicate %d, invalid %d) · keys %d · lag %d",
-		s.Bridge.Records, s.Bridge.Shards, s.In, s.Applied, s.Stale, s.Duplicate, s.Invalid, s.Keys, s.Lag)
+	return fmt.Sprintf("bridged %d (shards %d) · events in %d (applied %d, stale %d, duplicate %d, invalid %d) · keys %d · lag %d · lake %d",
+		s.Bridge.Records, s.Bridge.Shards, s.In, s.Applied, s.Stale, s.Duplicate, s.Invalid, s.Keys, s.Lag, s.Flushed)
 }
 
-func banner(w io.Writer, brokers []string, apiAddr, ddbURL string, t topology.Table) {
+func banner(w io.Writer, brokers []string, apiAddr, ddbURL, lakeDir string, t topology.Table) {
 	base := "http://" + apiAddr
 	q := url.Values{"pk": {"user#1"}, "sk": {"profile"}}
 	fmt.Fprintf(w, `streamhub dev is running.
@@ -149,13 +153,14 @@ func banner(w io.Writer, brokers []string, apiAddr, ddbURL string, t topology.Ta
   View API          %s/v1/tables
   Metrics           %s/metrics
   Readiness         %s/readyz
+  Lake (files)      %s      (zcat %s/%s/dt=*/hr=*/*.jsonl.gz | head)
 
 Look an item up (the synthetic workload writes user#0 .. user#N with sk=profile):
   curl -s '%s/v1/tables/%s/item?%s'
   curl -s '%s/v1/tables/%s/items?%s&limit=10'
 
 Ctrl-C stops.
-`, ddbURL, ddbURL, brokers[0], t.Topic, t.TableTopic(), base, base, base,
+`, ddbURL, ddbURL, brokers[0], t.Topic, t.TableTopic(), base, base, base, lakeDir, lakeDir, t.Topic,
 		base, t.Name, q.Encode(), base, t.Name, url.Values{"pk": {"user#1"}}.Encode())
 }
 

@@ -10,7 +10,7 @@ import (
 func TestDevRunsForItsDurationAndPrintsBoundAddresses(t *testing.T) {
 	code, stdout, stderr := runCmd(t, "dev",
 		"--duration", "4s", "--kafka-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0",
-		"--dynamodb-listen", "127.0.0.1:0", "--split-after", "1s",
+		"--dynamodb-listen", "127.0.0.1:0", "--split-after", "1s", "--lake-dir", t.TempDir(),
 		"--status-every", "1s", "--seed", "1")
 	if code != 0 {
 		t.Fatalf("exit %d, want 0\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
@@ -39,11 +39,11 @@ func TestDevRunsForItsDurationAndPrintsBoundAddresses(t *testing.T) {
 	bound("curl line", `curl -s 'http://127\.0\.0\.1:(\d+)/v1/tables/users/item\?pk=user%231&sk=profile'`)
 
 	counts := `events in \d+ \(applied \d+, stale \d+, duplicate \d+, invalid \d+\)`
-	status := `bridged \d+ \(shards \d+\) · ` + counts + ` · keys \d+ · lag \d+`
+	status := `bridged \d+ \(shards \d+\) · ` + counts + ` · keys \d+ · lag \d+ · lake \d+`
 	if n := len(regexp.MustCompile(`(?m)^\[\d+s\] `+status+`$`).FindAllString(stdout, -1)); n < 1 {
 		t.Errorf("no status line every 1s:\n%s", stdout)
 	}
-	if !regexp.MustCompile(`(?m)^stopped after \d+s: writes \d+ · bridged \d+ · ` + counts + `\n\z`).MatchString(stdout) {
+	if !regexp.MustCompile(`(?m)^stopped after \d+s: writes \d+ · bridged \d+ · ` + counts + ` · lake \d+\n\z`).MatchString(stdout) {
 		t.Errorf("stdout does not end with the final status line:\n%s", stdout)
 	}
 }

@@ -25,6 +25,7 @@ Commands:
                        workload, the latest-state processor and the view API (no flags needed)
   run -c FILE          run every role the topology enables in one process
   bridge -c FILE       copy DynamoDB Streams into the CDC topics, exactly once (instances share shards)
+  emit -c FILE         run the sinks: raw topics to the S3 / file lake exactly once, state snapshots
   process -c FILE      run the CDC latest-state processors (instances share partitions)
   serve -c FILE        run the view API (every instance holds every view)
   topology validate -c FILE   check a topology file; every problem with file:line
@@ -63,6 +64,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdRoles(ctx, "serve", rest, stdout, stderr)
 	case "bridge":
 		err = cmdRoles(ctx, "bridge", rest, stdout, stderr)
+	case "emit":
+		err = cmdRoles(ctx, "emit", rest, stdout, stderr)
 	case "topology":
 		err = cmdTopology(ctx, rest, stdout, stderr)
 	case "bench":

@@ -22,7 +22,8 @@ SIGINT or SIGTERM drains in-flight work, commits and exits.
 `
 
 var roleSummaries = map[string]string{
-	"run":     "Runs every role the topology enables (the bridge when there are dynamodb sources unless bridge.enabled is false, processors unless processor.enabled is false, the view API unless api.enabled is false) in one process.",
+	"run":     "Runs every role the topology enables (the bridge when there are dynamodb sources unless bridge.enabled is false, processors unless processor.enabled is false, the view API unless api.enabled is false, the sinks when there are any) in one process.",
+	"emit":    "Runs the topology's sinks: raw topics flushed to the lake (s3 or file: JSON Lines + gzip or Parquet, partitioned by record time, exactly once per offset) and state snapshots of the sinks' tables on a schedule. Instances of one sink share its partitions through the consumer group <env>.streamhub.sink.<name>. Health, readiness and metrics are served on --ops-listen.",
 	"bridge":  "Copies the DynamoDB Streams of the topology's dynamodb sources into the tables' CDC topics, exactly once: each GetRecords batch and its shard checkpoint are one Kafka transaction. Start several instances with the same topology: they share the shards through the consumer group bridge.group (leases are the partitions of bridge.checkpoint_topic), and a stopped instance's shards move to the others. AWS settings come from the SDK's standard chain (AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL_DYNAMODB_STREAMS, ...) and the source's region, endpoint and role_arn. Health, readiness and metrics are served on --ops-listen.",
 	"process": "Runs one CDC latest-state processor per table. Start several instances with the same topology: they share the table partitions through the consumer group, and a stopped instance's partitions move to the others. Health, readiness and metrics are served on --ops-listen.",
 	"serve":   "Runs the view API over every table's latest state. Every instance holds every view, so instances scale out behind any load balancer.",
@@ -33,7 +34,7 @@ func cmdRoles(ctx context.Context, role string, args []string, stdout, stderr io
 	file := fs.String("c", "", "topology file (required)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	instance := fs.String("instance", "", "instance name: separates client IDs and local storage of instances on one host")
-	opsListen := fs.String("ops-listen", "127.0.0.1:9091", "process, bridge: where /healthz, /readyz and /metrics are served")
+	opsListen := fs.String("ops-listen", "127.0.0.1:9091", "process, bridge, emit: where /healthz, /readyz and /metrics are served")
 	listen := fs.String("listen", "", "serve/run: override api.listen")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -65,10 +66,16 @@ func cmdRoles(ctx context.Context, role string, args []string, stdout, stderr io
 			return fmt.Errorf("%s: nothing to bridge: the topology has no dynamodb source (or bridge.enabled is false)", cfg.Path)
 		}
 		roles.Bridge = true
+	case "emit":
+		if len(cfg.Sinks) == 0 {
+			return fmt.Errorf("%s: nothing to emit: the topology has no sinks", cfg.Path)
+		}
+		roles.Emit = true
 	case "run":
 		roles.Process = cfg.Processor.On()
 		roles.Serve = cfg.API.On()
 		roles.Bridge = cfg.BridgeOn()
+		roles.Emit = len(cfg.Sinks) > 0
 	}
 	p, err := pipeline.New(ctx, pipeline.Options{Config: cfg, Roles: roles, InstanceID: *instance, Logger: log})
 	if err != nil {

@@ -1,0 +1,74 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/streamhub/streamhub/emitters"
+	"github.com/streamhub/streamhub/emitters/lake"
+	"github.com/streamhub/streamhub/emitters/snapshot"
+	"github.com/streamhub/streamhub/topology"
+)
+
+// snapshotJob takes snapshots of one table for one lake sink.
+type snapshotJob struct {
+	opts  snapshot.Options
+	every time.Duration
+}
+
+func (j snapshotJob) run(ctx context.Context) error { return snapshot.Run(ctx, j.opts, j.every) }
+
+// buildSinks makes a flush loop for every sink's raw topics and a snapshot job for every
+// lake sink's tables.
+func (p *Pipeline) buildSinks(ctx context.Context, cfg *topology.Config) error {
+	m := emitters.NewMetrics(p.Registry)
+	for i, s := range cfg.Sinks {
+		if !s.Lake() {
+			return fmt.Errorf("sinks[%d] (%s): %s sinks are not implemented yet; s3 and file sinks are", i, s.Name, s.Type)
+		}
+		store, err := p.lakeStore(ctx, s)
+		if err != nil {
+			return fmt.Errorf("sinks[%d] (%s): %w", i, s.Name, err)
+		}
+		if len(s.Topics) > 0 {
+			sink, err := lake.New(lake.Options{
+				Name: s.Name, Store: store, Prefix: s.Prefix, Format: s.Format,
+				ParquetCompression: s.ParquetCompression, PartitionTime: s.PartitionTime,
+				Manifest: s.Manifest, ManifestBucket: s.Bucket,
+			})
+			if err != nil {
+				return fmt.Errorf("sinks[%d] (%s): %w", i, s.Name, err)
+			}
+			loop, err := emitters.New(emitters.Options{
+				Name: s.Name, Group: fmt.Sprintf("%s.streamhub.sink.%s", cfg.Env, s.Name),
+				Conn: p.conn, Topics: s.Topics, Buffer: s.Buffer, DLQTopic: cfg.Processor.DLQTopic,
+				Sink: sink, Metrics: m, Logger: p.log, ShutdownTimeout: cfg.Processor.ShutdownTimeout,
+			})
+			if err != nil {
+				return fmt.Errorf("sinks[%d] (%s): %w", i, s.Name, err)
+			}
+			p.Sinks = append(p.Sinks, loop)
+		}
+		if s.SnapshotEvery > 0 {
+			for _, name := range s.Tables {
+				t, _ := cfg.Table(name)
+				p.snapshots = append(p.snapshots, snapshotJob{every: s.SnapshotEvery, opts: snapshot.Options{
+					Conn: p.conn, Table: t, Store: store, Prefix: s.Prefix, Compression: s.ParquetCompression,
+					Logger: p.log.With("sink", s.Name), Registry: p.Registry,
+				}})
+			}
+		}
+	}
+	return nil
+}
+
+func (p *Pipeline) lakeStore(ctx context.Context, s topology.Sink) (lake.Store, error) {
+	if s.Type == topology.SinkFile {
+		return lake.NewFileStore(s.Dir), nil
+	}
+	return lake.NewS3Store(ctx, lake.S3Options{
+		Bucket: s.Bucket, Region: s.Region, Endpoint: s.Endpoint, RoleARN: s.RoleARN, PathStyle: s.PathStyle,
+		AWS: p.opts.AWS,
+	})
+}
