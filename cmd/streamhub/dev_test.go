@@ -1,6 +1,8 @@
 package main
 
 import (
+	"io/fs"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -8,9 +10,10 @@ import (
 )
 
 func TestDevRunsForItsDurationAndPrintsBoundAddresses(t *testing.T) {
+	lakeDir := t.TempDir()
 	code, stdout, stderr := runCmd(t, "dev",
 		"--duration", "4s", "--kafka-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0",
-		"--dynamodb-listen", "127.0.0.1:0", "--split-after", "1s", "--lake-dir", t.TempDir(),
+		"--dynamodb-listen", "127.0.0.1:0", "--split-after", "1s", "--lake-dir", lakeDir,
 		"--status-every", "1s", "--seed", "1")
 	if code != 0 {
 		t.Fatalf("exit %d, want 0\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
@@ -45,5 +48,20 @@ func TestDevRunsForItsDurationAndPrintsBoundAddresses(t *testing.T) {
 	}
 	if !regexp.MustCompile(`(?m)^stopped after \d+s: writes \d+ · bridged \d+ · ` + counts + ` · lake \d+\n\z`).MatchString(stdout) {
 		t.Errorf("stdout does not end with the final status line:\n%s", stdout)
+	}
+	// The lake got the CDC topic (flushed on the way out) and a snapshot of the table.
+	var objects, snapshots int
+	filepath.WalkDir(lakeDir, func(path string, d fs.DirEntry, err error) error {
+		switch {
+		case err != nil || d.IsDir():
+		case strings.HasSuffix(path, ".jsonl.gz"):
+			objects++
+		case strings.HasSuffix(path, "/_SUCCESS") && strings.Contains(path, "/state/users/snapshot="):
+			snapshots++
+		}
+		return nil
+	})
+	if objects == 0 || snapshots == 0 {
+		t.Errorf("lake %s: %d JSON Lines objects and %d snapshots, want some of each", lakeDir, objects, snapshots)
 	}
 }
