@@ -95,7 +95,7 @@ func appendLine(b []byte, topic string, partition int32, d *decoder, x *rec) []b
 	}
 	if x.has&hasKeys != 0 {
 		b = append(b, `,"keys":`...)
-		b = append(b, x.keys...)
+		b = append(b, x.keys.bytes(d.arena)...)
 	}
 	if x.has&hasSeq != 0 {
 		b = append(b, `,"sequence_number":`...)
@@ -142,8 +142,9 @@ func appendTime(b []byte, ms int64) []byte {
 	return append(b, '"')
 }
 
-// appendString appends s as a JSON string: '"', '\\' and control characters escaped,
-// everything else as it is; invalid UTF-8 becomes U+FFFD.
+// appendString appends s as a JSON string in the canonical form of package state (its
+// plain JSON): only '"', '\\' and control characters are escaped, everything else is
+// written as it is; invalid UTF-8 becomes U+FFFD.
 func appendString[T string | []byte](b []byte, s T) []byte {
 	const hex = "0123456789abcdef"
 	b = append(b, '"')
@@ -165,6 +166,10 @@ func appendString[T string | []byte](b []byte, s T) []byte {
 				b = append(b, '\\', 'r')
 			case '\t':
 				b = append(b, '\\', 't')
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
 			default:
 				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
 			}
@@ -175,7 +180,7 @@ func appendString[T string | []byte](b []byte, s T) []byte {
 		r, size := utf8.DecodeRuneInString(string(s[i:min(i+utf8.UTFMax, len(s))]))
 		if r == utf8.RuneError && size == 1 {
 			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
+			b = append(b, "\uFFFD"...)
 			i++
 			start = i
 			continue

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"unsafe"
 
+	"github.com/klauspost/compress/zstd"
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress"
+	"github.com/parquet-go/parquet-go/format"
 )
 
 // ParquetRow is the Parquet schema of lake objects (SCHEMA.md), as parquet-go reads it: a
@@ -99,6 +101,31 @@ type parquetEncoder struct {
 	rows  []parquet.Row
 }
 
+// zstdCodec is parquet-go's ZSTD codec (the same encoder options, so the same bytes)
+// with its own encoder instead of one from a sync.Pool, which the garbage collector
+// empties between flushes; a zstd encoder is expensive to build.
+type zstdCodec struct{ enc *zstd.Encoder }
+
+func newZstdCodec() *zstdCodec {
+	enc, err := zstd.NewWriter(nil,
+		zstd.WithEncoderConcurrency(1),
+		zstd.WithEncoderLevel(zstd.SpeedDefault),
+		zstd.WithZeroFrames(true),
+		zstd.WithEncoderCRC(false),
+	)
+	if err != nil {
+		panic(err) // only for invalid options
+	}
+	return &zstdCodec{enc: enc}
+}
+
+func (c *zstdCodec) String() string                            { return "ZSTD" }
+func (c *zstdCodec) CompressionCodec() format.CompressionCodec { return format.Zstd }
+func (c *zstdCodec) Encode(dst, src []byte) ([]byte, error) {
+	return c.enc.EncodeAll(src, dst[:0]), nil
+}
+func (c *zstdCodec) Decode(dst, src []byte) ([]byte, error) { return parquet.Zstd.Decode(dst, src) }
+
 // rowChunk is how many rows go to the writer at once.
 const rowChunk = 256
 
@@ -169,7 +196,7 @@ func appendRow(row parquet.Row, topic []byte, partition int32, d *decoder, x *re
 	}
 	row = opt(row, enc != nil, parquet.ByteArrayValue(enc), colValueEncoding)
 	row = str(row, x.has&hasEventName != 0, x.eventName, colEventName)
-	row = opt(row, x.has&hasKeys != 0, parquet.ByteArrayValue(x.keys), colKeys)
+	row = opt(row, x.has&hasKeys != 0, parquet.ByteArrayValue(x.keys.bytes(d.arena)), colKeys)
 	row = str(row, x.has&hasSeq != 0, x.seq, colSequenceNumber)
 	row = opt(row, x.has&hasCreated != 0, parquet.Int64Value(x.created), colCreated)
 	row = str(row, x.has&hasEventID != 0, x.eventID, colEventID)

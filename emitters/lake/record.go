@@ -119,7 +119,7 @@ type rec struct {
 	eventName string // CDC and events
 	// CDC
 	seq     string
-	keys    []byte
+	keys    span // plain JSON of dynamodb.Keys
 	created int64
 	// events
 	eventID, source, appID, appVersion, deviceID, userID string
@@ -172,7 +172,7 @@ func (d *decoder) add(r *kgo.Record) (string, error) {
 	d.headers(x, r.Headers)
 
 	if v := r.Value; v != nil {
-		if startsObject(v) {
+		if startsObject(v) && maybeCDC(v) {
 			if cdc, err := state.ParseRecord(v); err == nil {
 				// ParseRecord validated the JSON, UTF-8 included.
 				x.kind = kindCDC
@@ -182,14 +182,15 @@ func (d *decoder) add(r *kgo.Record) (string, error) {
 			}
 		}
 		if x.kind != kindCDC {
+			text := utf8.Valid(v)
 			switch {
-			case utf8.Valid(v) && json.Valid(v):
+			case text && json.Valid(v):
 				x.valueForm = valueJSON
 				x.value = d.jsonText(v)
 				if startsObject(v) {
 					d.fromEvent(x, v)
 				}
-			case utf8.Valid(v):
+			case text:
 				x.valueForm = valueString
 				off := len(d.arena)
 				d.arena = appendString(d.arena, v)
@@ -222,6 +223,12 @@ func floorDiv(a, b int64) int64 {
 		q--
 	}
 	return q
+}
+
+// maybeCDC is false for a value ParseRecord cannot accept: one without the member name
+// "dynamodb", written plainly or with an escape. It spares collector topics a parse.
+func maybeCDC(v []byte) bool {
+	return bytes.Contains(v, []byte(`"dynamodb"`)) || bytes.Contains(v, []byte(`\u`))
 }
 
 func startsObject(v []byte) bool {
@@ -303,7 +310,7 @@ func (d *decoder) fromCDC(x *rec, r *state.Record) {
 		x.has |= hasSeq
 	}
 	if r.DynamoDB.Keys != nil {
-		if keys, err := state.ToPlainJSON(r.DynamoDB.Keys); err == nil {
+		if keys, ok := d.plainKeys(r.DynamoDB.Keys); ok {
 			x.keys = keys
 			x.has |= hasKeys
 		}
@@ -314,6 +321,43 @@ func (d *decoder) fromCDC(x *rec, r *state.Record) {
 			x.has |= hasCreated
 		}
 	}
+}
+
+// plainKeys is state.ToPlainJSON(keys) in the arena. Keys of string attributes (nearly
+// all) are written here without allocating: members sorted by name, strings in state's
+// canonical form, exactly as ToPlainJSON writes them; other keys go through it.
+func (d *decoder) plainKeys(keys map[string]state.AttributeValue) (span, bool) {
+	var buf [4]string
+	names := buf[:0]
+	simple := len(keys) <= len(buf)
+	for name, av := range keys {
+		if !simple || av.Type != state.TypeS {
+			simple = false
+			break
+		}
+		names = append(names, name)
+	}
+	off := len(d.arena)
+	if !simple {
+		b, err := state.ToPlainJSON(keys)
+		if err != nil {
+			return span{}, false
+		}
+		d.arena = append(d.arena, b...)
+		return span{off: off, end: len(d.arena), inArena: true}, true
+	}
+	slices.Sort(names)
+	d.arena = append(d.arena, '{')
+	for i, name := range names {
+		if i > 0 {
+			d.arena = append(d.arena, ',')
+		}
+		d.arena = appendString(d.arena, name)
+		d.arena = append(d.arena, ':')
+		d.arena = appendString(d.arena, keys[name].S)
+	}
+	d.arena = append(d.arena, '}')
+	return span{off: off, end: len(d.arena), inArena: true}, true
 }
 
 // envelope is the collector's event envelope, each field kept raw so that a field of the

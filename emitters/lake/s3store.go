@@ -86,9 +86,7 @@ func NewS3Store(ctx context.Context, o S3Options) (*S3Store, error) {
 	var cfg aws.Config
 	if o.AWS != nil {
 		cfg = o.AWS.Copy()
-		if cfg.HTTPClient == nil {
-			cfg.HTTPClient = awshttp.Client()
-		}
+		cfg.HTTPClient = awshttp.Wrap(cfg.HTTPClient)
 		if o.Region != "" {
 			cfg.Region = o.Region
 		}
@@ -101,9 +99,9 @@ func NewS3Store(ctx context.Context, o S3Options) (*S3Store, error) {
 		if cfg, err = config.LoadDefaultConfig(ctx, opts...); err != nil {
 			return nil, fmt.Errorf("lake: aws config: %w", err)
 		}
-		// Replaced after loading, as every streamhub AWS client does: handed to
-		// LoadDefaultConfig, a plain *http.Client fails when AWS_CA_BUNDLE is set.
-		cfg.HTTPClient = awshttp.Client()
+		// Wrapped after loading, as every streamhub AWS client is: the loaded client keeps
+		// AWS_CA_BUNDLE and the SDK's other HTTP settings.
+		cfg.HTTPClient = awshttp.Wrap(cfg.HTTPClient)
 	}
 	if cfg.Region == "" && o.Endpoint != "" {
 		cfg.Region = "us-east-1"

@@ -27,7 +27,6 @@ import (
 	"time"
 
 	"github.com/parquet-go/parquet-go"
-	"github.com/parquet-go/parquet-go/compress"
 
 	"github.com/streamhub/streamhub/emitters"
 	"github.com/streamhub/streamhub/topology"
@@ -73,8 +72,10 @@ type Sink struct {
 	opts   Options
 	prefix string
 	ext    string
-	codec  compress.Codec
-	states sync.Pool // *flushState
+	codec  string // parquet compression; "" for jsonl_gz
+
+	mu   sync.Mutex
+	free []*flushState // idle flush states, at most maxIdleStates
 
 	closed                                     atomic.Bool
 	flushes, objects, records, rejects, nbytes atomic.Int64
@@ -99,9 +100,9 @@ func New(opts Options) (*Sink, error) {
 		s.ext = "parquet"
 		switch opts.ParquetCompression {
 		case "", topology.ParquetZstd:
-			s.codec = &parquet.Zstd
+			s.codec = topology.ParquetZstd
 		case topology.ParquetSnappy:
-			s.codec = &parquet.Snappy
+			s.codec = topology.ParquetSnappy
 		default:
 			return nil, fmt.Errorf("lake sink %q: parquet compression %q is not zstd or snappy", opts.Name, opts.ParquetCompression)
 		}
@@ -145,25 +146,47 @@ type writtenObject struct {
 	size int
 }
 
-// maxPooledBuffer is the largest object buffer a pooled state keeps.
-const maxPooledBuffer = 64 << 20
+// Idle flush states are kept in a plain free list, not a sync.Pool: flushes are
+// minutes apart, and a pool would be emptied by the garbage collector in between.
+const (
+	// maxIdleStates is how many idle flush states a sink keeps (concurrent flushes
+	// beyond it build their own).
+	maxIdleStates = 4
+	// maxKeptBuffer is the largest buffer an idle state keeps.
+	maxKeptBuffer = 64 << 20
+)
 
 func (s *Sink) getState() *flushState {
-	if st, ok := s.states.Get().(*flushState); ok {
+	s.mu.Lock()
+	if n := len(s.free); n > 0 {
+		st := s.free[n-1]
+		s.free[n-1] = nil
+		s.free = s.free[:n-1]
+		s.mu.Unlock()
 		return st
 	}
+	s.mu.Unlock()
 	st := &flushState{}
-	st.parquet.codec = s.codec
+	switch s.codec {
+	case topology.ParquetZstd:
+		st.parquet.codec = newZstdCodec()
+	case topology.ParquetSnappy:
+		st.parquet.codec = &parquet.Snappy
+	}
 	return st
 }
 
 func (s *Sink) putState(st *flushState) {
-	if st.out.Cap() > maxPooledBuffer || cap(st.dec.arena) > maxPooledBuffer {
+	if st.out.Cap() > maxKeptBuffer || cap(st.dec.arena) > maxKeptBuffer {
 		return
 	}
 	st.dec.reset(false)
 	st.written = st.written[:0]
-	s.states.Put(st)
+	s.mu.Lock()
+	if len(s.free) < maxIdleStates && !s.closed.Load() {
+		s.free = append(s.free, st)
+	}
+	s.mu.Unlock()
 }
 
 // Flush writes the batch: one object per hour of its records' partition times, then the
@@ -210,7 +233,7 @@ func (s *Sink) Flush(ctx context.Context, b *emitters.Batch) ([]emitters.Reject,
 		key := s.objectKey(st, b.Topic, b.Partition, hour, d.recs[group[0]].r.Offset)
 		st.out.Reset()
 		var err error
-		if s.codec != nil {
+		if s.codec != "" {
 			err = st.parquet.encode(&st.out, b.Topic, b.Partition, d, group)
 		} else {
 			err = st.jsonl.encode(&st.out, b.Topic, b.Partition, d, group)
@@ -337,5 +360,13 @@ func (s *Sink) Stats() Stats {
 // Close stops the sink; a later Flush fails. The store is not the sink's to close.
 func (s *Sink) Close() error {
 	s.closed.Store(true)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, st := range s.free {
+		if z, ok := st.parquet.codec.(*zstdCodec); ok {
+			z.enc.Close()
+		}
+	}
+	s.free = nil
 	return nil
 }

@@ -167,6 +167,11 @@ func roundTripCases(t *testing.T) []roundTripCase {
 			EventName: ptr("REMOVE"), Keys: ptr(`{"pk":"user#2","sk":"profile"}`),
 			SequenceNumber: ptr("222222222222222222222"),
 		}},
+		{name: "cdc with escaped member names", value: bytes.Replace(remove.value(t), []byte(`"dynamodb"`), []byte(`"dynamo\u0064b"`), 1), want: row{
+			Value:     ptr(compactJSON(t, bytes.Replace(remove.value(t), []byte(`"dynamodb"`), []byte(`"dynamo\u0064b"`), 1))),
+			EventName: ptr("REMOVE"), Keys: ptr(`{"pk":"user#2","sk":"profile"}`),
+			SequenceNumber: ptr("222222222222222222222"),
+		}},
 		{name: "collector event", key: []byte("e1"), value: []byte(fullEvent), want: row{
 			Key: ptr("e1"), Value: ptr(fullEvent),
 			EventID: ptr("e1"), EventName: ptr("signup"), OccurredAt: ptr("2024-03-10T11:00:00.123Z"),
@@ -570,3 +575,30 @@ func TestFlushErrors(t *testing.T) {
 type failingStore struct{ memStore }
 
 func (*failingStore) Put(context.Context, string, []byte) error { return errors.New("disk full") }
+
+// plainKeys writes string keys itself; it must write what state.ToPlainJSON writes.
+func TestPlainKeysMatchesState(t *testing.T) {
+	s := state.StringValue
+	for _, keys := range []map[string]state.AttributeValue{
+		{"pk": s("user#1")},
+		{"pk": s("user#1"), "sk": s("profile")},
+		{"sk": s("b"), "pk": s("a"), "Pk": s("c")},
+		{"pk": s("quote \" backslash \\ nl \n cr \r tab \t bs \b ff \f nul \x00 del \x7f")},
+		{"pk": s("unicode é ☃ 😀 \u2028"), "é": s("")},
+		{"a": s("1"), "b": s("2"), "c": s("3"), "d": s("4"), "e": s("5")}, // more than plainKeys sorts itself
+		{"pk": state.NumberValue("01.50"), "sk": s("x")},
+		{"pk": state.BinaryValue([]byte{0, 1, 2})},
+		{},
+	} {
+		want, err := state.ToPlainJSON(keys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d decoder
+		d.arena = append(d.arena, "junk"...)
+		got, ok := d.plainKeys(keys)
+		if !ok || string(got.bytes(d.arena)) != string(want) {
+			t.Errorf("plainKeys = %s, %v; ToPlainJSON = %s", got.bytes(d.arena), ok, want)
+		}
+	}
+}

@@ -41,3 +41,32 @@ type readOnlyBody struct{ rc io.ReadCloser }
 
 func (b readOnlyBody) Read(p []byte) (int, error) { return b.rc.Read(p) }
 func (b readOnlyBody) Close() error               { return b.rc.Close() }
+
+// Doer is aws.HTTPClient: what an aws.Config holds.
+type Doer interface {
+	Do(*http.Request) (*http.Response, error)
+}
+
+// Wrap returns c with the same fix as Client: request bodies reach net/http without
+// WriteTo. Use it on the client config.LoadDefaultConfig built, so its settings
+// (AWS_CA_BUNDLE, proxies, timeouts) are kept; a nil c gives Client().
+func Wrap(c Doer) Doer {
+	if c == nil {
+		return Client()
+	}
+	if _, ok := c.(bodyHiding); ok {
+		return c
+	}
+	return bodyHiding{c}
+}
+
+type bodyHiding struct{ c Doer }
+
+func (b bodyHiding) Do(req *http.Request) (*http.Response, error) {
+	if req.Body != nil && req.Body != http.NoBody {
+		r := req.Clone(req.Context())
+		r.Body = readOnlyBody{req.Body}
+		req = r
+	}
+	return b.c.Do(req)
+}

@@ -45,3 +45,33 @@ func TestHTTPClientHidesWriteTo(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+func TestWrapHidesWriteToAndKeepsTheClient(t *testing.T) {
+	var seen io.Reader
+	inner := doerFunc(func(r *http.Request) (*http.Response, error) {
+		seen = r.Body
+		return &http.Response{StatusCode: 200, Body: http.NoBody}, nil
+	})
+	c := Wrap(inner)
+	if w, ok := Wrap(c).(bodyHiding); !ok {
+		t.Error("Wrap does not return a body-hiding client")
+	} else if _, twice := w.c.(bodyHiding); twice {
+		t.Error("wrapping twice adds a layer")
+	}
+	body := &closedEOFBody{}
+	req, _ := http.NewRequest(http.MethodPost, "http://127.0.0.1/", body)
+	if _, err := c.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	body.Close()
+	if _, err := io.Copy(io.Discard, seen); err != nil {
+		t.Errorf("copy of a closed body: %v", err)
+	}
+	if Wrap(nil) == nil {
+		t.Error("Wrap(nil) is nil")
+	}
+}
+
+type doerFunc func(*http.Request) (*http.Response, error)
+
+func (f doerFunc) Do(r *http.Request) (*http.Response, error) { return f(r) }

@@ -46,9 +46,8 @@ func awsClients(ctx context.Context, src topology.Source, base *aws.Config) (Str
 			return nil, nil, fmt.Errorf("aws config: %w", err)
 		}
 	}
-	if cfg.HTTPClient == nil || base == nil {
-		cfg.HTTPClient = awshttp.Client()
-	}
+	// The loaded client keeps AWS_CA_BUNDLE and the SDK's other HTTP settings.
+	cfg.HTTPClient = awshttp.Wrap(cfg.HTTPClient)
 	if src.Region != "" {
 		cfg.Region = src.Region
 	}
