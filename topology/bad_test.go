@@ -74,6 +74,15 @@ var badConfigs = map[string][]string{
 		`lake.yaml:26: sinks[2].snapshot_every: only for s3 and file sinks; this sink is postgres`,
 		`lake.yaml:27: sinks[2].path_style: only for s3 and redshift sinks; this sink is postgres`,
 	},
+	"warehouse.yaml": {
+		`warehouse.yaml:8: tables[0].columns[1].name: must be lower-case letters, digits and '_', not starting with a digit, at most 63 characters, got "App"`,
+		`warehouse.yaml:9: tables[0].columns[2].name: "doc" is a column streamhub writes itself (key, doc, deleted_at, version_attr, version_seq, version_stream, version_created_at, _streamhub_updated_at)`,
+		`warehouse.yaml:10: tables[0].columns[3].name: "pk" is already a column of this table`,
+		`warehouse.yaml:11: tables[0].columns[4].path: must be a dotted path into the item like app.id, got ".a"`,
+		`warehouse.yaml:11: tables[0].columns[4].type: must be one of string, int, float, bool, timestamp, json, got "decimal"`,
+		`warehouse.yaml:17: sinks[0].deletes: must be soft or hard, got "never"`,
+		`warehouse.yaml:22: sinks[1].deletes: only for postgres, redshift and snowflake sinks; this sink is file`,
+	},
 	"merge-itself.yaml": {
 		`merge-itself.yaml:4: tables[0]: << merges a mapping into itself`,
 		`merge-itself.yaml:4: tables[0].keys: required: the hash key, then the range key if the table has one ([pk] or [pk, sk])`,
@@ -181,7 +190,7 @@ var badConfigs = map[string][]string{
 		`unknown-fields.yaml:3: kafka: unknown field "minInsyncReplicas"; did you mean "min_insync_replicas"?`,
 		`unknown-fields.yaml:4: unknown field "tabels"; did you mean "tables"?`,
 		`unknown-fields.yaml:9: tables[0]: unknown field "partiton"; did you mean "partitions"?`,
-		`unknown-fields.yaml:10: tables[0]: unknown field "colour"; known fields: name, topic, keys, version_attribute, partitions, group`,
+		`unknown-fields.yaml:10: tables[0]: unknown field "colour"; known fields: name, topic, keys, version_attribute, partitions, group, columns`,
 		`unknown-fields.yaml:13: api: unknown field "token"; did you mean "tokens"?`,
 	},
 	"wrong-types.yaml": {
@@ -266,7 +275,7 @@ api:
 		{File: "t.yaml", Line: 7, Field: "sinks[0].tables[0]", Msg: `no table named "nope" (tables are users, orders)`},
 		{File: "t.yaml", Line: 11, Field: "tables[0].partitions", Msg: "must be between 1 and 10000, got 0"},
 		{File: "t.yaml", Line: 14, Field: "tables[1].partitions", Msg: `must be an integer, got "many"`},
-		{File: "t.yaml", Line: 15, Field: "tables[1]", Msg: `unknown field "colour"; known fields: name, topic, keys, version_attribute, partitions, group`},
+		{File: "t.yaml", Line: 15, Field: "tables[1]", Msg: `unknown field "colour"; known fields: name, topic, keys, version_attribute, partitions, group, columns`},
 		{File: "t.yaml", Line: 17, Field: "api.listen", Msg: "environment variable API_LISTEN is not set (write ${API_LISTEN:-default} for a default)"},
 	}
 	if len(list) != len(want) {

@@ -87,6 +87,10 @@ func (c *Config) ensureDefaults(r *report) {
 		setString(&t.Topic, fmt.Sprintf("%s.%s.cdc", c.Env, t.Name))
 		setString(&t.Group, fmt.Sprintf("%s.%s.state", c.Env, t.Name))
 		setInt(p+".partitions", &t.Partitions, defaultPartitions)
+		for j := range t.Columns {
+			setString(&t.Columns[j].Type, ColumnString)
+			t.Columns[j].Type = strings.ToLower(t.Columns[j].Type)
+		}
 	}
 
 	setString(&c.API.Listen, defaultAPIListen)
@@ -121,6 +125,10 @@ func (c *Config) ensureDefaults(r *report) {
 		setInt(p+".buffer.count_records", &s.Buffer.CountRecords, defaultBufferRecords)
 		setInt64(p+".buffer.size_bytes", &s.Buffer.SizeBytes, defaultBufferBytes)
 		setDuration(p+".buffer.flush_time", &s.Buffer.FlushTime, defaultFlushTime)
+		if s.Warehouse() {
+			setString(&s.Deletes, DeletesSoft)
+			s.Deletes = strings.ToLower(s.Deletes)
+		}
 		if s.Lake() {
 			setString(&s.Format, FormatJSONLGzip)
 			s.Format = strings.ToLower(s.Format)

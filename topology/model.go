@@ -137,6 +137,30 @@ type Table struct {
 	// Group is the goka group keeping this table's latest state; its table topic is
 	// "<group>-table". Default "<env>.<name>.state".
 	Group string `yaml:"group"`
+	// Columns are projected into warehouse tables next to the item's JSON document, so
+	// analysts query columns instead of parsing JSON.
+	Columns []Column `yaml:"columns"`
+}
+
+// Column types of projected warehouse columns.
+const (
+	ColumnString    = "string"
+	ColumnInt       = "int"
+	ColumnFloat     = "float"
+	ColumnBool      = "bool"
+	ColumnTimestamp = "timestamp"
+	ColumnJSON      = "json"
+)
+
+// Column is a warehouse column taken from the item's plain JSON.
+type Column struct {
+	// Name of the column: lower-case letters, digits and '_', not starting with a digit,
+	// and not one of the columns streamhub itself writes. Required.
+	Name string `yaml:"name"`
+	// Path is a dotted path into the item ("app.id"). Required.
+	Path string `yaml:"path"`
+	// Type is string, int, float, bool, timestamp or json. Default string.
+	Type string `yaml:"type"`
 }
 
 // HashKey is the partition key attribute.
@@ -268,6 +292,12 @@ const (
 	FormatParquet   = "parquet"
 )
 
+// Warehouse delete modes.
+const (
+	DeletesSoft = "soft"
+	DeletesHard = "hard"
+)
+
 // Parquet compressions and lake partition times.
 const (
 	ParquetZstd       = "zstd"
@@ -325,6 +355,9 @@ type Sink struct {
 	// DSN connects a postgres, redshift or snowflake sink (driver syntax). Required for
 	// those, refused otherwise. It usually holds a password: never print it.
 	DSN string `yaml:"dsn" topology:"secret"`
+	// Deletes in a warehouse state table: "soft" sets deleted_at and keeps the row,
+	// "hard" deletes it. Default soft.
+	Deletes string `yaml:"deletes"`
 	// Schema the warehouse tables live in. Empty means the connection's default.
 	Schema string `yaml:"schema"`
 }

@@ -187,6 +187,42 @@ func (c *Config) validateTables(r *report) {
 		if t.Partitions < 1 || t.Partitions > maxPartitions {
 			r.errorf(p+".partitions", "must be between 1 and %d, got %d", maxPartitions, t.Partitions)
 		}
+		c.validateColumns(r, p, t)
+	}
+}
+
+// reservedColumns are the columns streamhub writes in every warehouse state table.
+var reservedColumns = []string{"key", "doc", "deleted_at", "version_attr", "version_seq", "version_stream",
+	"version_created_at", "_streamhub_updated_at"}
+
+var columnRe = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
+
+var columnTypes = []string{ColumnString, ColumnInt, ColumnFloat, ColumnBool, ColumnTimestamp, ColumnJSON}
+
+func (c *Config) validateColumns(r *report, p string, t Table) {
+	seen := map[string]bool{}
+	for _, k := range t.Keys {
+		seen[k] = true
+	}
+	for j, col := range t.Columns {
+		cp := indexPath(p+".columns", j)
+		switch {
+		case col.Name == "":
+			r.errorf(cp+".name", "required")
+		case !columnRe.MatchString(col.Name) || len(col.Name) > 63:
+			r.errorf(cp+".name", "must be lower-case letters, digits and '_', not starting with a digit, at most 63 characters, got %q", col.Name)
+		case contains(reservedColumns, col.Name):
+			r.errorf(cp+".name", "%q is a column streamhub writes itself (%s)", col.Name, strings.Join(reservedColumns, ", "))
+		case seen[col.Name]:
+			r.errorf(cp+".name", "%q is already a column of this table", col.Name)
+		}
+		seen[col.Name] = true
+		if col.Path == "" || strings.HasPrefix(col.Path, ".") || strings.HasSuffix(col.Path, ".") || strings.Contains(col.Path, "..") {
+			r.errorf(cp+".path", "must be a dotted path into the item like app.id, got %q", col.Path)
+		}
+		if !contains(columnTypes, col.Type) {
+			r.errorf(cp+".type", "must be one of %s, got %q", strings.Join(columnTypes, ", "), col.Type)
+		}
 	}
 }
 
@@ -370,6 +406,12 @@ func (c *Config) validateSinks(r *report) {
 					r.errorf(p+"."+f.name, "only for s3 and file sinks; this sink is %s", s.Type)
 				}
 			}
+		}
+		switch {
+		case s.Warehouse() && s.Deletes != DeletesSoft && s.Deletes != DeletesHard:
+			r.errorf(p+".deletes", "must be %s or %s, got %q", DeletesSoft, DeletesHard, s.Deletes)
+		case !s.Warehouse() && s.Deletes != "":
+			r.errorf(p+".deletes", "only for postgres, redshift and snowflake sinks; this sink is %s", s.Type)
 		}
 		if s.Type != SinkS3 {
 			if s.Manifest {
