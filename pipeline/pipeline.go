@@ -72,6 +72,7 @@ type Pipeline struct {
 	Bridge     *dynamodb.Bridge
 	Sinks      []*emitters.Loop
 	snapshots  []snapshotJob
+	closers    []func() error
 	Registry   *prometheus.Registry
 }
 
@@ -297,6 +298,10 @@ func (p *Pipeline) Status() Status {
 }
 
 func (p *Pipeline) close() {
+	for _, c := range p.closers {
+		c()
+	}
+	p.closers = nil
 	if p.ownConn && p.conn != nil {
 		p.conn.Close()
 		p.conn = nil

@@ -7,6 +7,7 @@ import (
 
 	"github.com/streamhub/streamhub/emitters"
 	"github.com/streamhub/streamhub/emitters/lake"
+	"github.com/streamhub/streamhub/emitters/postgres"
 	"github.com/streamhub/streamhub/emitters/snapshot"
 	"github.com/streamhub/streamhub/topology"
 )
@@ -24,8 +25,14 @@ func (j snapshotJob) run(ctx context.Context) error { return snapshot.Run(ctx, j
 func (p *Pipeline) buildSinks(ctx context.Context, cfg *topology.Config) error {
 	m := emitters.NewMetrics(p.Registry)
 	for i, s := range cfg.Sinks {
+		if s.Type == topology.SinkPostgres {
+			if err := p.buildPostgres(ctx, cfg, s, m); err != nil {
+				return fmt.Errorf("sinks[%d] (%s): %w", i, s.Name, err)
+			}
+			continue
+		}
 		if !s.Lake() {
-			return fmt.Errorf("sinks[%d] (%s): %s sinks are not implemented yet; s3 and file sinks are", i, s.Name, s.Type)
+			return fmt.Errorf("sinks[%d] (%s): %s sinks are not implemented yet; s3, file and postgres sinks are", i, s.Name, s.Type)
 		}
 		store, err := p.lakeStore(ctx, s)
 		if err != nil {
@@ -40,6 +47,7 @@ func (p *Pipeline) buildSinks(ctx context.Context, cfg *topology.Config) error {
 			if err != nil {
 				return fmt.Errorf("sinks[%d] (%s): %w", i, s.Name, err)
 			}
+			p.closers = append(p.closers, sink.Close)
 			loop, err := emitters.New(emitters.Options{
 				Name: s.Name, Group: fmt.Sprintf("%s.streamhub.sink.%s", cfg.Env, s.Name),
 				Conn: p.conn, Topics: s.Topics, Buffer: s.Buffer, DLQTopic: cfg.Processor.DLQTopic,
@@ -60,6 +68,38 @@ func (p *Pipeline) buildSinks(ctx context.Context, cfg *topology.Config) error {
 			}
 		}
 	}
+	return nil
+}
+
+// buildPostgres makes the flush loop of a PostgreSQL sink: its tables' state topics
+// upserted into state tables, its raw topics appended to event tables; the sink keeps
+// its offsets in the same transactions, and the loop starts from them.
+func (p *Pipeline) buildPostgres(ctx context.Context, cfg *topology.Config, s topology.Sink, m *emitters.Metrics) error {
+	var tables []topology.Table
+	topics := append([]string(nil), s.Topics...)
+	for _, name := range s.Tables {
+		t, _ := cfg.Table(name)
+		tables = append(tables, t)
+		topics = append(topics, t.TableTopic())
+	}
+	sink, err := postgres.New(ctx, postgres.Options{
+		Name: s.Name, DSN: s.DSN, Schema: s.Schema, Deletes: s.Deletes, Tables: tables, Topics: s.Topics,
+		Logger: p.log.With("sink", s.Name), Registry: p.Registry,
+	})
+	if err != nil {
+		return err
+	}
+	loop, err := emitters.New(emitters.Options{
+		Name: s.Name, Group: fmt.Sprintf("%s.streamhub.sink.%s", cfg.Env, s.Name),
+		Conn: p.conn, Topics: topics, Buffer: s.Buffer, DLQTopic: cfg.Processor.DLQTopic,
+		Sink: sink, Metrics: m, Logger: p.log, ShutdownTimeout: cfg.Processor.ShutdownTimeout,
+	})
+	if err != nil {
+		sink.Close()
+		return err
+	}
+	p.Sinks = append(p.Sinks, loop)
+	p.closers = append(p.closers, sink.Close)
 	return nil
 }
 

@@ -47,6 +47,7 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	ddbListen := fs.String("dynamodb-listen", strings.TrimPrefix(topology.DevDynamoDBEndpoint, "http://"), "where the DynamoDB Streams API server listens")
 	splitAfter := fs.Duration("split-after", 10*time.Second, "split a stream shard this long after the start (0: never)")
 	lakeDir := fs.String("lake-dir", topology.DevLakeDir, "where the file lake is written")
+	pgDSN := fs.String("postgres", "", "also mirror the users table into PostgreSQL at this DSN (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable), as table streamhub_dev.users")
 	every := fs.Duration("status-every", 5*time.Second, "how often to print the status line")
 	logLevel := fs.String("log-level", "warn", "log level: debug, info, warn, error")
 	seed := fs.Uint64("seed", uint64(time.Now().UnixNano()), "workload seed (same seed, same workload)")
@@ -83,6 +84,16 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	cfg.API.Listen = *apiListen
 	cfg.Sources[0].Endpoint = ddb.URL()
 	cfg.Sinks[0].Dir = *lakeDir
+	if *pgDSN != "" {
+		cfg.Sinks = append(cfg.Sinks, topology.Sink{
+			Name: "pg", Type: topology.SinkPostgres, DSN: *pgDSN, Schema: "streamhub_dev",
+			Tables: []string{"users"}, Buffer: topology.Buffer{FlushTime: 2 * time.Second},
+		})
+		cfg.EnsureDefaults()
+		if err := cfg.Validate(); err != nil {
+			return fmt.Errorf("--postgres: %w", err)
+		}
+	}
 	p, err := pipeline.New(ctx, pipeline.Options{
 		Config:        cfg,
 		Roles:         pipeline.Roles{Bridge: true, Process: true, Serve: true, Emit: true},
@@ -111,6 +122,9 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 	}
 	banner(stdout, p.Conn().Brokers(), p.API.Addr(), ddb.URL(), *lakeDir, table)
+	if *pgDSN != "" {
+		fmt.Fprintf(stdout, "PostgreSQL: psql '%s' -c 'select key, doc, deleted_at from streamhub_dev.users limit 5'\n\n", redactDSN(*pgDSN))
+	}
 
 	start := time.Now()
 	tick := time.NewTicker(*every)
@@ -229,4 +243,16 @@ func writeWorkload(ctx context.Context, ddb *ddbtest.Server, rate, items int, se
 
 func newQuietLogger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+// redactDSN hides a password in a URL DSN.
+func redactDSN(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil || u.User == nil {
+		return dsn
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
 }

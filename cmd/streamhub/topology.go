@@ -4,13 +4,15 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 
+	"github.com/streamhub/streamhub/emitters/warehouse"
 	"github.com/streamhub/streamhub/kafka"
 	"github.com/streamhub/streamhub/pipeline"
 	"github.com/streamhub/streamhub/topology"
 )
 
-const topologyHelp = `Usage: streamhub topology <validate|print|apply> -c FILE
+const topologyHelp = `Usage: streamhub topology <validate|print|apply|ddl> -c FILE [--target postgres|redshift|snowflake]
 
   validate   load the file, apply defaults and report every problem with file:line, field
              and value; exit status 1 when there is any
@@ -18,6 +20,9 @@ const topologyHelp = `Usage: streamhub topology <validate|print|apply> -c FILE
   apply      connect to the brokers and create the topics the pipeline needs that are
              missing: CDC topics, compacted state topics, the DLQ, with the configured
              partitions, replication factor and min.insync.replicas
+  ddl        print the warehouse DDL of every warehouse sink's tables (state tables of its
+             tables, event tables of its topics, the offsets table); --target picks the
+             dialect, default: each sink's own type
 `
 
 func cmdTopology(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -31,6 +36,7 @@ func cmdTopology(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	sub := args[0]
 	fs := newFlagSet("topology "+sub, topologyHelp, stderr)
 	file := fs.String("c", "", "topology file (required)")
+	target := fs.String("target", "", "ddl: postgres, redshift or snowflake (default: each sink's type)")
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
@@ -40,7 +46,7 @@ func cmdTopology(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return errUsage
 	}
 	switch sub {
-	case "validate", "print", "apply":
+	case "validate", "print", "apply", "ddl":
 	default:
 		fmt.Fprintf(stderr, "unknown topology command %q\n\n%s", sub, topologyHelp)
 		return errUsage
@@ -56,6 +62,8 @@ func cmdTopology(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	case "print":
 		topology.Print(stdout, cfg)
 		return nil
+	case "ddl":
+		return printDDL(stdout, cfg, *target)
 	}
 	if cfg.Kafka.Embedded() {
 		return fmt.Errorf("%s: kafka.brokers is \"embedded\": the embedded broker lives only as long as the process that runs it, and `streamhub run` or `dev` creates the topics itself; apply is for real brokers", *file)
@@ -76,5 +84,43 @@ func cmdTopology(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	fmt.Fprintf(stdout, "%d topics created, %d already present\n", len(created), len(cfg.Topics())-len(created))
+	return nil
+}
+
+// printDDL writes the DDL of every warehouse sink, in the sink's dialect or target's.
+func printDDL(w io.Writer, cfg *topology.Config, target string) error {
+	switch target {
+	case "", topology.SinkPostgres, topology.SinkRedshift, topology.SinkSnowflake:
+	default:
+		return fmt.Errorf("--target: want postgres, redshift or snowflake, got %q", target)
+	}
+	n := 0
+	for _, s := range cfg.Sinks {
+		if !s.Warehouse() {
+			continue
+		}
+		n++
+		dialect := target
+		if dialect == "" {
+			dialect = s.Type
+		}
+		fmt.Fprintf(w, "-- sink %s (%s), %s dialect\n", s.Name, s.Type, dialect)
+		var stmts []string
+		stmts = append(stmts, warehouse.OffsetsDDL(dialect, s.Schema)...)
+		for _, name := range s.Tables {
+			t, _ := cfg.Table(name)
+			stmts = append(stmts, warehouse.DDL(dialect, warehouse.StateTable(t, s.Schema, s.Deletes))...)
+		}
+		for _, topic := range s.Topics {
+			stmts = append(stmts, warehouse.DDL(dialect, warehouse.EventTable(topic, s.Schema))...)
+		}
+		for _, st := range stmts {
+			fmt.Fprintf(w, "%s;\n", strings.TrimRight(st, "; \n"))
+		}
+		fmt.Fprintln(w)
+	}
+	if n == 0 {
+		return fmt.Errorf("%s: no warehouse sink (postgres, redshift, snowflake) in the topology", cfg.Path)
+	}
 	return nil
 }

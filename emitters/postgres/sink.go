@@ -1,0 +1,291 @@
+// Package postgres is the PostgreSQL warehouse sink: each flush is one transaction that
+// COPYs the batch into a temporary stage table, applies it with the portable,
+// version-guarded upsert of package warehouse (or appends it to an event table, each
+// offset once) and writes the sink's next offset to _streamhub_offsets. A flush redone
+// after a crash therefore changes nothing, and the loop resumes from the offsets
+// committed with the rows (emitters.OffsetKeeper).
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/streamhub/streamhub/emitters"
+	"github.com/streamhub/streamhub/emitters/warehouse"
+	"github.com/streamhub/streamhub/topology"
+)
+
+// ReasonUnsupported rejects a record holding a value PostgreSQL cannot store: a NUL byte
+// in text, or \u0000 in JSON (jsonb refuses it).
+const ReasonUnsupported = "unsupported_value"
+
+// stageName is the temporary stage table of a flush; it is dropped at commit.
+const stageName = "_streamhub_stage"
+
+// Options configure a sink.
+type Options struct {
+	// Name is the sink's name: the offsets' sink column and the metrics label.
+	Name string
+	// DSN is a pgx connection string (URL or key=value).
+	DSN string
+	// Schema holds the tables; it is created when missing. Empty: the connection's
+	// default (search_path).
+	Schema string
+	// Deletes is soft (default) or hard.
+	Deletes string
+	// Tables are written from their table topics (Table.TableTopic()) as state tables.
+	Tables []topology.Table
+	// Topics are raw topics appended to event tables.
+	Topics []string
+	Logger *slog.Logger
+	// Registry receives the metrics; sinks may share one. Nil: a private registry.
+	Registry prometheus.Registerer
+}
+
+// Sink writes batches to PostgreSQL. It implements emitters.OffsetKeeper.
+type Sink struct {
+	opts    Options
+	log     *slog.Logger
+	pool    *pgxpool.Pool
+	tables  map[string]warehouse.Table // by topic
+	metrics *warehouse.Metrics
+	offsets string
+}
+
+var _ emitters.OffsetKeeper = (*Sink)(nil)
+
+// New connects and creates what is missing: the schema, the tables (with any projected
+// column added to the topology since), the offsets table.
+func New(ctx context.Context, opts Options) (*Sink, error) {
+	if opts.Name == "" {
+		return nil, errors.New("postgres: a sink needs a name")
+	}
+	if opts.Deletes == "" {
+		opts.Deletes = topology.DeletesSoft
+	}
+	if opts.Deletes != topology.DeletesSoft && opts.Deletes != topology.DeletesHard {
+		return nil, fmt.Errorf("postgres: deletes must be soft or hard, not %q", opts.Deletes)
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	s := &Sink{
+		opts: opts, log: opts.Logger.With("sink", opts.Name),
+		tables:  map[string]warehouse.Table{},
+		metrics: warehouse.NewMetrics(opts.Registry),
+		offsets: warehouse.Qualified(opts.Schema, warehouse.OffsetsTable),
+	}
+	for _, t := range opts.Tables {
+		wt := warehouse.StateTable(t, opts.Schema, opts.Deletes)
+		if _, dup := s.tables[wt.Topic]; dup {
+			return nil, fmt.Errorf("postgres: topic %s is fed to two tables", wt.Topic)
+		}
+		s.tables[wt.Topic] = wt
+	}
+	for _, topic := range opts.Topics {
+		if _, dup := s.tables[topic]; dup {
+			return nil, fmt.Errorf("postgres: topic %s is fed to two tables", topic)
+		}
+		s.tables[topic] = warehouse.EventTable(topic, opts.Schema)
+	}
+	cfg, err := pgxpool.ParseConfig(opts.DSN)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: DSN: %w", err) // pgx's message omits the password
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: connect: %w", err)
+	}
+	s.pool = pool
+	if err := s.migrate(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// migrate runs the DDL in one transaction under an advisory lock, so instances starting
+// together do not race on CREATE TABLE IF NOT EXISTS.
+func (s *Sink) migrate(ctx context.Context) error {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("postgres: connect: %w", err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtext('streamhub.warehouse.ddl'))"); err != nil {
+		return fmt.Errorf("postgres: lock for DDL: %w", err)
+	}
+	var stmts []string
+	if s.opts.Schema != "" {
+		stmts = append(stmts, "CREATE SCHEMA IF NOT EXISTS "+warehouse.Quote(s.opts.Schema))
+	}
+	stmts = append(stmts, warehouse.OffsetsDDL(warehouse.Postgres, s.opts.Schema)...)
+	for _, t := range s.tables {
+		stmts = append(stmts, warehouse.DDL(warehouse.Postgres, t)...)
+	}
+	for _, q := range stmts {
+		if _, err := tx.Exec(ctx, q); err != nil {
+			return fmt.Errorf("postgres: DDL %q: %w", firstLine(q), err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("postgres: DDL commit: %w", err)
+	}
+	return nil
+}
+
+func firstLine(s string) string {
+	for i := range len(s) {
+		if s[i] == '\n' {
+			return s[:i]
+		}
+	}
+	return s
+}
+
+// Table returns the warehouse table fed by topic.
+func (s *Sink) Table(topic string) (warehouse.Table, bool) {
+	t, ok := s.tables[topic]
+	return t, ok
+}
+
+// Flush applies the batch and its next offset in one transaction; on any error the
+// transaction is rolled back and nothing of the batch is stored.
+func (s *Sink) Flush(ctx context.Context, b *emitters.Batch) ([]emitters.Reject, error) {
+	rejects, err := s.flush(ctx, b)
+	if err != nil {
+		s.metrics.Errors.WithLabelValues(s.opts.Name).Inc()
+		return nil, err
+	}
+	return rejects, nil
+}
+
+func (s *Sink) flush(ctx context.Context, b *emitters.Batch) ([]emitters.Reject, error) {
+	t, ok := s.tables[b.Topic]
+	if !ok {
+		return nil, fmt.Errorf("postgres: sink %s has no table for topic %s", s.opts.Name, b.Topic)
+	}
+	if len(b.Records) == 0 {
+		return nil, nil
+	}
+	rows, rejects := warehouse.Rows(t, b.Records, time.Now().UTC())
+	var bytes int64
+	kept := rows[:0]
+	for _, row := range rows {
+		if err := warehouse.CheckPostgres(row.Values); err != nil {
+			rejects = append(rejects, emitters.Reject{Record: row.Record, Reason: ReasonUnsupported, Err: err})
+			continue
+		}
+		bytes += int64(len(row.Record.Key) + len(row.Record.Value))
+		kept = append(kept, row)
+	}
+	rows = kept
+
+	step := func(name string, start time.Time) {
+		s.metrics.StepSeconds.WithLabelValues(s.opts.Name, name).Observe(time.Since(start).Seconds())
+	}
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: begin: %w", err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+
+	counts := map[string]int64{}
+	if len(rows) > 0 {
+		start := time.Now()
+		if _, err := tx.Exec(ctx, warehouse.StageDDL(warehouse.Postgres, t, stageName)); err != nil {
+			return nil, fmt.Errorf("postgres: stage: %w", err)
+		}
+		step(warehouse.StepStage, start)
+
+		start = time.Now()
+		n, err := tx.CopyFrom(ctx, pgx.Identifier{stageName}, t.StageColumnNames(), copySource(rows))
+		if err != nil {
+			return nil, fmt.Errorf("postgres: copy into stage of %s: %w", t.Name, err)
+		}
+		if n != int64(len(rows)) {
+			return nil, fmt.Errorf("postgres: copied %d rows of %d", n, len(rows))
+		}
+		step(warehouse.StepCopy, start)
+
+		start = time.Now()
+		steps := warehouse.AppendSteps(warehouse.Postgres, t, stageName)
+		if t.Kind == warehouse.KindState {
+			steps = warehouse.UpsertSteps(warehouse.Postgres, t, stageName)
+		}
+		for _, st := range steps {
+			tag, err := tx.Exec(ctx, st.SQL)
+			if err != nil {
+				return nil, fmt.Errorf("postgres: apply to %s: %w", t.Name, err)
+			}
+			if st.Kind != "" {
+				counts[st.Kind] += tag.RowsAffected()
+			}
+		}
+		step(warehouse.StepUpsert, start)
+	}
+
+	start := time.Now()
+	if _, err := tx.Exec(ctx, `INSERT INTO `+s.offsets+` ("sink", "topic", "topic_id", "partition", "next_offset", "updated_at")
+VALUES ($1, $2, NULL, $3, $4, now())
+ON CONFLICT ("sink", "topic", "partition") DO UPDATE SET "next_offset" = EXCLUDED."next_offset", "updated_at" = EXCLUDED."updated_at"`,
+		s.opts.Name, b.Topic, b.Partition, b.Last()+1); err != nil {
+		return nil, fmt.Errorf("postgres: offsets: %w", err)
+	}
+	step(warehouse.StepOffsets, start)
+
+	start = time.Now()
+	if err := tx.Commit(ctx); err != nil {
+		return nil, fmt.Errorf("postgres: commit: %w", err)
+	}
+	step(warehouse.StepCommit, start)
+
+	applied := counts[warehouse.KindInsert] + counts[warehouse.KindUpdate] + counts[warehouse.KindDelete]
+	counts[warehouse.KindStale] = int64(len(rows)) - applied
+	for _, k := range []string{warehouse.KindInsert, warehouse.KindUpdate, warehouse.KindDelete, warehouse.KindStale} {
+		if counts[k] > 0 {
+			s.metrics.Rows.WithLabelValues(s.opts.Name, t.Name, k).Add(float64(counts[k]))
+		}
+	}
+	s.metrics.LoadBytes.WithLabelValues(s.opts.Name, t.Name).Add(float64(bytes))
+	s.log.Debug("flushed", "table", t.Name, "partition", b.Partition, "first", b.First(), "last", b.Last(),
+		"rows", len(rows), "rejects", len(rejects), "insert", counts[warehouse.KindInsert],
+		"update", counts[warehouse.KindUpdate], "delete", counts[warehouse.KindDelete], "stale", counts[warehouse.KindStale])
+	return rejects, nil
+}
+
+// copySource feeds stage rows to CopyFrom.
+func copySource(rows []warehouse.Row) pgx.CopyFromSource {
+	return pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) { return rows[i].Values, nil })
+}
+
+// Offsets returns the next offset per partition of topic committed by this sink.
+func (s *Sink) Offsets(ctx context.Context, topic string) (map[int32]int64, error) {
+	rows, err := s.pool.Query(ctx, `SELECT "partition", "next_offset" FROM `+s.offsets+` WHERE "sink" = $1 AND "topic" = $2`, s.opts.Name, topic)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: offsets: %w", err)
+	}
+	out := map[int32]int64{}
+	var p int32
+	var o int64
+	if _, err := pgx.ForEachRow(rows, []any{&p, &o}, func() error {
+		out[p] = o
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("postgres: offsets: %w", err)
+	}
+	return out, nil
+}
+
+// Close closes the connection pool.
+func (s *Sink) Close() error {
+	s.pool.Close()
+	return nil
+}

@@ -1,0 +1,334 @@
+package warehouse
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/streamhub/streamhub/emitters"
+	"github.com/streamhub/streamhub/state"
+)
+
+// Reasons a record is rejected (emitters.Reject.Reason); the loop sends it to the DLQ.
+const (
+	// ReasonBadColumn: a projected column's value has the wrong type for the column.
+	ReasonBadColumn = "bad_column"
+	// ReasonBadValue: a table topic record whose value is not a state.Value.
+	ReasonBadValue = "bad_value"
+	// ReasonBadKey: a table topic record whose key is not an item key.
+	ReasonBadKey = "bad_key"
+)
+
+// Row is one stage row: its values in the order of Table.StageColumns(), and the record
+// it came from.
+type Row struct {
+	Record *kgo.Record
+	Values []any
+}
+
+// Rows converts a flush's records into stage rows, one per accepted record, and the
+// records it rejects. now is written to
+// _streamhub_updated_at.
+//
+// State tables take records of the table topic: key = item key, value = a state.Value
+// (MarshalBinary). A nil value is a Kafka tombstone of compaction, not a change, and is
+// skipped. doc is the item's plain JSON ([]byte, nil for a tombstone), deleted the
+// tombstone flag, version_key VersionKey(value.Version), version_seq the sequence number,
+// version_created_at ApproximateCreationDateTime. Projected columns are read from the
+// doc by dotted path; a missing path or JSON null is NULL; a value of the wrong type
+// rejects the record (ReasonBadColumn). Column values are Go values: string, int64,
+// float64, bool, time.Time, []byte (JSON) or nil.
+//
+// Event tables take any record: topic, partition, offset, key (text: UTF-8 as it is,
+// other bytes as base64; nil stays NULL), the Kafka timestamp, headers (a JSON object
+// of name → value as text, the last of repeated names wins), value (JSON as it is; other
+// UTF-8 text as a JSON string; other bytes as a JSON string of their base64), event_name
+// and occurred_at (a collector envelope's event_name and occurred_at, or a DynamoDB
+// Streams record's eventName and dynamodb.ApproximateCreationDateTime; else NULL).
+func Rows(t Table, recs []*kgo.Record, now time.Time) (rows []Row, rejects []emitters.Reject) {
+	rows = make([]Row, 0, len(recs))
+	for _, r := range recs {
+		var row []any
+		var reason string
+		var err error
+		if t.Kind == KindState {
+			if r.Value == nil {
+				continue
+			}
+			row, reason, err = stateRow(t, r, now)
+		} else {
+			row = eventRow(r, now)
+		}
+		if err != nil {
+			rejects = append(rejects, emitters.Reject{Record: r, Reason: reason, Err: err})
+			continue
+		}
+		rows = append(rows, Row{Record: r, Values: row})
+	}
+	return rows, rejects
+}
+
+func stateRow(t Table, r *kgo.Record, now time.Time) ([]any, string, error) {
+	var v state.Value
+	if err := v.UnmarshalBinary(r.Value); err != nil {
+		return nil, ReasonBadValue, err
+	}
+	key := string(r.Key)
+	parts, err := state.DecodeKey(key)
+	if err != nil {
+		return nil, ReasonBadKey, err
+	}
+	if len(parts) != len(t.KeyColumns) {
+		return nil, ReasonBadKey, fmt.Errorf("item key %s has %d values, the table %d key attributes", key, len(parts), len(t.KeyColumns))
+	}
+	row := make([]any, 0, len(t.KeyColumns)+len(t.Fixed)+len(t.Projected))
+	for _, p := range parts {
+		switch p := p.(type) {
+		case json.Number:
+			row = append(row, string(p))
+		default:
+			row = append(row, p)
+		}
+	}
+	var doc any
+	if !v.Deleted && v.Item != nil {
+		doc = v.Item
+	}
+	var created any
+	if v.Version.CreatedAt != 0 || v.Version.Seq != "" {
+		created = v.Version.CreatedTime()
+	}
+	row = append(row, key, doc, v.Deleted, VersionKey(v.Version), v.Version.Seq, created, now)
+	if len(t.Projected) == 0 {
+		return row, "", nil
+	}
+	var item map[string]any
+	if doc != nil {
+		dec := json.NewDecoder(bytes.NewReader(v.Item))
+		dec.UseNumber()
+		if err := dec.Decode(&item); err != nil {
+			return nil, ReasonBadValue, fmt.Errorf("item is not a JSON object: %w", err)
+		}
+	}
+	for _, c := range t.Projected {
+		if item == nil {
+			row = append(row, nil)
+			continue
+		}
+		val, err := Extract(item, c.Path, c.Source)
+		if err != nil {
+			return nil, ReasonBadColumn, fmt.Errorf("column %s (path %s): %w", c.Name, c.Path, err)
+		}
+		row = append(row, val)
+	}
+	return row, "", nil
+}
+
+// Extract reads a dotted path from a decoded item (numbers as json.Number) and converts
+// it to a projected column's topology type: string (a JSON string), int (an integral
+// number within int64), float, bool, timestamp (an RFC 3339 string, or a number of
+// seconds since the Unix epoch as DynamoDB TTL attributes hold), json (any value, as
+// JSON bytes). A missing path or JSON null gives nil; any other mismatch an error.
+func Extract(item map[string]any, path, typ string) (any, error) {
+	var cur any = item
+	for _, seg := range strings.Split(path, ".") {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil, nil
+		}
+		if cur, ok = m[seg]; !ok {
+			return nil, nil
+		}
+	}
+	if cur == nil {
+		return nil, nil
+	}
+	switch typ {
+	case "string", "":
+		if s, ok := cur.(string); ok {
+			return s, nil
+		}
+	case "int":
+		if n, ok := cur.(json.Number); ok {
+			if i, err := strconv.ParseInt(string(n), 10, 64); err == nil {
+				return i, nil
+			}
+			f, err := strconv.ParseFloat(string(n), 64)
+			if err == nil && f == math.Trunc(f) && f >= -(1<<63) && f < 1<<63 {
+				return int64(f), nil
+			}
+			return nil, fmt.Errorf("%s is not an integer within 64 bits", n)
+		}
+	case "float":
+		if n, ok := cur.(json.Number); ok {
+			f, err := strconv.ParseFloat(string(n), 64)
+			if err != nil {
+				return nil, fmt.Errorf("%s does not fit a double", n)
+			}
+			return f, nil
+		}
+	case "bool":
+		if b, ok := cur.(bool); ok {
+			return b, nil
+		}
+	case "timestamp":
+		switch x := cur.(type) {
+		case string:
+			ts, err := time.Parse(time.RFC3339Nano, x)
+			if err != nil {
+				return nil, fmt.Errorf("%q is not an RFC 3339 time", x)
+			}
+			if ts.Year() < 1 || ts.Year() > 9999 {
+				return nil, fmt.Errorf("%q is out of range", x)
+			}
+			return ts.UTC(), nil
+		case json.Number:
+			f, err := strconv.ParseFloat(string(x), 64)
+			if err != nil || math.Abs(f) > 253402300799 {
+				return nil, fmt.Errorf("%s is not a time in epoch seconds", x)
+			}
+			sec, frac := math.Modf(f)
+			return time.Unix(int64(sec), int64(math.Round(frac*1e6))*1e3).UTC(), nil
+		}
+	case "json":
+		b, err := json.Marshal(cur)
+		if err != nil {
+			return nil, err
+		}
+		return b, nil
+	default:
+		return nil, fmt.Errorf("unknown column type %q", typ)
+	}
+	return nil, fmt.Errorf("a JSON %s is not a %s", jsonKind(cur), typ)
+}
+
+func jsonKind(v any) string {
+	switch v.(type) {
+	case string:
+		return "string"
+	case json.Number:
+		return "number"
+	case bool:
+		return "boolean"
+	case map[string]any:
+		return "object"
+	case []any:
+		return "array"
+	}
+	return "value"
+}
+
+func eventRow(r *kgo.Record, now time.Time) []any {
+	var key any
+	if r.Key != nil {
+		if utf8.Valid(r.Key) {
+			key = string(r.Key)
+		} else {
+			key = base64.StdEncoding.EncodeToString(r.Key)
+		}
+	}
+	var ts any
+	if !r.Timestamp.IsZero() {
+		ts = r.Timestamp.UTC()
+	}
+	var headers any
+	if len(r.Headers) > 0 {
+		h := make(map[string]string, len(r.Headers))
+		for _, x := range r.Headers {
+			if utf8.Valid(x.Value) {
+				h[x.Key] = string(x.Value)
+			} else {
+				h[x.Key] = base64.StdEncoding.EncodeToString(x.Value)
+			}
+		}
+		headers, _ = json.Marshal(h)
+	}
+	var value, name, occurred any
+	if r.Value != nil {
+		switch {
+		case json.Valid(r.Value):
+			value = r.Value
+			name, occurred = eventFields(r.Value)
+		case utf8.Valid(r.Value):
+			value, _ = json.Marshal(string(r.Value))
+		default:
+			value, _ = json.Marshal(base64.StdEncoding.EncodeToString(r.Value))
+		}
+	}
+	return []any{r.Topic, r.Partition, r.Offset, key, ts, headers, value, name, occurred, now}
+}
+
+// eventFields reads event_name and occurred_at of a collector envelope, or eventName and
+// ApproximateCreationDateTime of a DynamoDB Streams record.
+func eventFields(v []byte) (name, occurred any) {
+	var e struct {
+		EventName  *string `json:"event_name"`
+		OccurredAt *string `json:"occurred_at"`
+		CDCName    *string `json:"eventName"`
+		DynamoDB   *struct {
+			Created json.Number `json:"ApproximateCreationDateTime"`
+		} `json:"dynamodb"`
+	}
+	if json.Unmarshal(v, &e) != nil {
+		return nil, nil
+	}
+	switch {
+	case e.EventName != nil:
+		name = *e.EventName
+	case e.CDCName != nil:
+		name = *e.CDCName
+	}
+	switch {
+	case e.OccurredAt != nil:
+		if ts, err := time.Parse(time.RFC3339Nano, *e.OccurredAt); err == nil && ts.Year() >= 1 && ts.Year() <= 9999 {
+			occurred = ts.UTC()
+		}
+	case e.DynamoDB != nil && e.DynamoDB.Created != "":
+		if f, err := e.DynamoDB.Created.Float64(); err == nil && math.Abs(f) < 253402300799 {
+			sec, frac := math.Modf(f)
+			occurred = time.Unix(int64(sec), int64(math.Round(frac*1e3))*1e6).UTC()
+		}
+	}
+	return name, occurred
+}
+
+// CheckPostgres reports the first value of a row that PostgreSQL cannot store: a string
+// holding a NUL byte (text cannot), or JSON holding the escape \u0000 (jsonb cannot).
+// Such a record must be rejected rather than fail the whole COPY forever.
+func CheckPostgres(row []any) error {
+	for i, v := range row {
+		switch v := v.(type) {
+		case string:
+			if strings.IndexByte(v, 0) >= 0 {
+				return fmt.Errorf("value %d holds a NUL byte, which PostgreSQL text cannot store", i)
+			}
+		case []byte:
+			if hasNULEscape(v) {
+				return fmt.Errorf("value %d holds \\u0000, which PostgreSQL jsonb cannot store", i)
+			}
+		}
+	}
+	return nil
+}
+
+// hasNULEscape finds a \u0000 escape that is not itself an escaped backslash.
+func hasNULEscape(b []byte) bool {
+	for i := 0; i < len(b); i++ {
+		if b[i] != '\\' {
+			continue
+		}
+		if i+1 < len(b) && b[i+1] == 'u' && i+6 <= len(b) && string(b[i+2:i+6]) == "0000" {
+			return true
+		}
+		i++ // skip the escaped character
+	}
+	return false
+}
