@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -110,5 +112,50 @@ tables:
 	}
 	if want := fmt.Sprintf("0 topics created, %d already present\n", len(specs)); stdout != want {
 		t.Errorf("second apply stdout %q, want %q", stdout, want)
+	}
+}
+
+func TestTopologyDDLPrintsEveryWarehouseSinksTables(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "pg.yaml")
+	if err := os.WriteFile(file, []byte(`kafka: {brokers: embedded}
+tables:
+  - name: users
+    keys: [pk, sk]
+    columns: [{name: app_id, path: app.id, type: int}]
+sinks:
+  - {name: pg, type: postgres, dsn: "postgres://x", schema: analytics, tables: [users], topics: [dev.web.page_view]}
+  - {name: lake, type: file, dir: /tmp/lake, topics: [dev.web.page_view]}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		target string
+		want   []string
+	}{
+		{"", []string{`-- sink pg (postgres), postgres dialect`, `CREATE TABLE IF NOT EXISTS "analytics"."users"`, `"doc" jsonb`,
+			`ADD COLUMN IF NOT EXISTS "app_id" bigint`, `"analytics"."_streamhub_offsets"`, `"analytics"."dev_web_page_view"`}},
+		{"redshift", []string{`redshift dialect`, `SUPER`}},
+		{"snowflake", []string{`snowflake dialect`, `VARIANT`}},
+	}
+	for _, tt := range tests {
+		args := []string{"topology", "ddl", "-c", file}
+		if tt.target != "" {
+			args = append(args, "--target", tt.target)
+		}
+		code, stdout, stderr := runCmd(t, args...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, stderr)
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(strings.ToUpper(stdout), strings.ToUpper(w)) {
+				t.Errorf("%v: output lacks %q:\n%s", args, w, stdout)
+			}
+		}
+		if strings.Contains(stdout, "sink lake") {
+			t.Errorf("%v: a lake sink in the DDL:\n%s", args, stdout)
+		}
+	}
+	if code, _, stderr := runCmd(t, "topology", "ddl", "-c", file, "--target", "oracle"); code != 1 || !strings.Contains(stderr, `--target: want postgres, redshift or snowflake, got "oracle"`) {
+		t.Errorf("bad target: exit %d, %s", code, stderr)
 	}
 }
