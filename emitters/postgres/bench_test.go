@@ -3,10 +3,13 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamhub/streamhub/emitters/warehouse"
@@ -14,27 +17,57 @@ import (
 	"github.com/streamhub/streamhub/topology"
 )
 
-// BenchmarkFlush compares, on N rows per iteration: a raw COPY into a plain table (the
-// medium's speed), the sink's flush of N inserts, a flush mixing inserts, updates and
-// deletes, and a row-by-row INSERT … ON CONFLICT DO UPDATE baseline. Ratios to the raw
-// COPY are what travel between machines.
+// Sizes of BenchmarkFlush: the flush loop's default batch (buffer.count_records), over a
+// state table that already holds benchPreload rows, and the rows per iteration of each
+// row-by-row baseline.
+const (
+	benchBatch    = 10000
+	benchPreload  = 100000
+	benchRowByRow = 500
+)
+
+// BenchmarkFlush measures, per iteration, on batches of benchBatch rows over a table that
+// already holds benchPreload rows:
 //
-//	go test -run '^$' -bench BenchmarkFlush -benchtime 5x ./emitters/postgres
+//   - copy: a raw COPY of the very stage rows of the two sink batches below into a plain
+//     table without indexes (the medium's speed, the denominator of the ratios);
+//   - insert: the sink's flush of benchBatch new keys;
+//   - mix: the sink's flush of a third updates of existing rows, a third deletes of
+//     existing rows, a third new keys;
+//   - rowbyrow: what an application without the sink does, on benchRowByRow rows of the
+//     same mix against a copy of the preloaded table: one INSERT … ON CONFLICT (key) DO
+//     UPDATE … WHERE excluded.version_key > version_key per row, each its own transaction
+//     (autocommit); rowbyrow_tx: the same statements in one transaction.
+//
+// Rates are rows per second; the ratios (to copy, and mix to row-by-row) are what travel
+// between machines. The per-step metrics of the sink are reported as ms per flush
+// (insert_<step>_ms, mix_<step>_ms).
+//
+//	go test -run '^$' -bench BenchmarkFlush -benchtime 10x ./emitters/postgres
 func BenchmarkFlush(b *testing.B) {
-	const n = 5000
 	pool, schema := testDB(b)
-	s := newSink(b, Options{Schema: schema, Tables: []topology.Table{itemsTable}})
+	reg := prometheus.NewRegistry()
+	s := newSink(b, Options{Schema: schema, Tables: []topology.Table{itemsTable}, Registry: reg})
 	topic := itemsTable.TableTopic()
 	ctx := context.Background()
 	tbl, _ := s.Table(topic)
-	plain := warehouse.StageDDL(warehouse.Postgres, tbl, "raw_copy")
-	plain = "CREATE TABLE " + schema + ".raw_copy" + plain[len(`CREATE TEMP TABLE "raw_copy"`):len(plain)-len(" ON COMMIT DROP")]
-	if _, err := pool.Exec(ctx, plain); err != nil {
+
+	var cols []string
+	for _, c := range tbl.StageColumns() {
+		typ, _ := warehouse.TypeOf(warehouse.Postgres, c.Type)
+		cols = append(cols, warehouse.Quote(c.Name)+" "+typ)
+	}
+	if _, err := pool.Exec(ctx, fmt.Sprintf("CREATE TABLE %s.raw_copy (%s)", schema, strings.Join(cols, ", "))); err != nil {
 		b.Fatal(err)
 	}
-	if _, err := pool.Exec(ctx, fmt.Sprintf(`CREATE TABLE %s.rowbyrow (key text PRIMARY KEY, doc jsonb, version_key text COLLATE "C", name text)`, schema)); err != nil {
-		b.Fatal(err)
+	rbr := tbl
+	rbr.Name = "rowbyrow"
+	for _, q := range warehouse.DDL(warehouse.Postgres, rbr) {
+		if _, err := pool.Exec(ctx, q); err != nil {
+			b.Fatal(err)
+		}
 	}
+
 	value := func(k, seq int, deleted bool) state.Value {
 		v := state.Value{Deleted: deleted, Version: state.Version{Seq: fmt.Sprint(seq), Stream: "s", CreatedAt: 1767225600000 + int64(seq)}}
 		if !deleted {
@@ -52,72 +85,184 @@ func BenchmarkFlush(b *testing.B) {
 		return out
 	}
 	never := func(int) bool { return false }
-	var tCopy, tInsert, tMix, tRow time.Duration
 	next := 0
-	b.ResetTimer()
-	for range b.N {
-		keys := make([]int, n)
+	newKeys := func() []int {
+		keys := make([]int, benchBatch)
 		for i := range keys {
 			keys[i] = next
 			next++
 		}
-		recs := records(keys, 1, never)
+		return keys
+	}
 
-		// Raw COPY of the same rows.
-		rows, _ := warehouse.Rows(tbl, recs, time.Now())
-		start := time.Now()
-		if _, err := pool.CopyFrom(ctx, pgx.Identifier{schema, "raw_copy"}, tbl.StageColumnNames(), copySource(rows)); err != nil {
+	// Preload, then copy the table for the row-by-row baseline.
+	for next < benchPreload {
+		mustFlush(b, s, batch(topic, 0, records(newKeys(), 1, never)...))
+	}
+	for _, q := range []string{
+		fmt.Sprintf("INSERT INTO %s.rowbyrow SELECT * FROM %s.items", schema, schema),
+		fmt.Sprintf("VACUUM ANALYZE %s.items", schema),
+		fmt.Sprintf("VACUUM ANALYZE %s.rowbyrow", schema),
+	} {
+		if _, err := pool.Exec(ctx, q); err != nil {
 			b.Fatal(err)
 		}
-		tCopy += time.Since(start)
+	}
 
-		// The sink: N inserts.
-		start = time.Now()
-		mustFlush(b, s, batch(topic, 0, recs...))
-		tInsert += time.Since(start)
+	// Row by row: the target's columns, deleted → deleted_at = the change's creation time.
+	var tcols, params, sets []string
+	for i, c := range rbr.Columns() {
+		tcols = append(tcols, warehouse.Quote(c.Name))
+		params = append(params, fmt.Sprintf("$%d", i+1))
+		if c.Name != warehouse.ColKey && c.Attr == "" {
+			sets = append(sets, fmt.Sprintf("%s = EXCLUDED.%[1]s", warehouse.Quote(c.Name)))
+		}
+	}
+	rowSQL := fmt.Sprintf(`INSERT INTO %s.rowbyrow AS "t" (%s) VALUES (%s) ON CONFLICT ("key") DO UPDATE SET %s WHERE EXCLUDED."version_key" > "t"."version_key"`,
+		schema, strings.Join(tcols, ", "), strings.Join(params, ", "), strings.Join(sets, ", "))
+	stageCols := tbl.StageColumnNames()
+	iDeleted, iCreated := -1, -1
+	for i, c := range stageCols {
+		switch c {
+		case warehouse.ColDeleted:
+			iDeleted = i
+		case warehouse.ColVersionCreatedAt:
+			iCreated = i
+		}
+	}
+	targetValues := func(v []any) []any {
+		out := append([]any(nil), v...)
+		out[iDeleted] = nil
+		if v[iDeleted].(bool) {
+			out[iDeleted] = v[iCreated]
+		}
+		return out
+	}
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Release()
+	rowByRow := func(rows []warehouse.Row, oneTx bool) time.Duration {
+		start := time.Now()
+		if oneTx {
+			tx, err := conn.Begin(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, r := range rows {
+				if _, err := tx.Exec(ctx, rowSQL, targetValues(r.Values)...); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := tx.Commit(ctx); err != nil {
+				b.Fatal(err)
+			}
+		} else {
+			for _, r := range rows {
+				if _, err := conn.Exec(ctx, rowSQL, targetValues(r.Values)...); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		return time.Since(start)
+	}
+	rawCopy := func(recs []*kgo.Record) time.Duration {
+		rows, _ := warehouse.Rows(tbl, recs, time.Now())
+		start := time.Now()
+		if _, err := pool.CopyFrom(ctx, pgx.Identifier{schema, "raw_copy"}, stageCols, copySource(rows)); err != nil {
+			b.Fatal(err)
+		}
+		return time.Since(start)
+	}
 
-		// A mix over those keys and new ones: a third updates, a third deletes, a third inserts.
-		mix := make([]int, n)
+	steps := []string{warehouse.StepPrepare, warehouse.StepStage, warehouse.StepCopy, warehouse.StepUpsert, warehouse.StepOffsets, warehouse.StepCommit}
+	stepInsert, stepMix := map[string]float64{}, map[string]float64{}
+	addSteps := func(into map[string]float64, before map[string]float64) {
+		for k, v := range stepSums(b, reg) {
+			into[k] += v - before[k]
+		}
+	}
+
+	r := rand.New(rand.NewPCG(1, 2))
+	var tCopy, tInsert, tMix, tRow, tRowTx time.Duration
+	var nRow, nRowTx int
+	b.ResetTimer()
+	for it := range b.N {
+		seq := 2 + it
+		recs := records(newKeys(), seq, never)
+		// A mix: existing keys (distinct, from the preloaded rows) updated or deleted, new keys inserted.
+		mix := make([]int, benchBatch)
+		perm := r.Perm(benchPreload)
 		for i := range mix {
 			if i%3 == 2 {
 				mix[i] = next
 				next++
 			} else {
-				mix[i] = keys[i]
+				mix[i] = perm[i]
 			}
 		}
-		mixRecs := records(mix, 2, func(i int) bool { return i%3 == 1 })
+		mixRecs := records(mix, seq, func(i int) bool { return i%3 == 1 })
+
+		tCopy += rawCopy(recs) + rawCopy(mixRecs)
+
+		before := stepSums(b, reg)
+		start := time.Now()
+		mustFlush(b, s, batch(topic, 0, recs...))
+		tInsert += time.Since(start)
+		addSteps(stepInsert, before)
+
+		before = stepSums(b, reg)
 		start = time.Now()
 		mustFlush(b, s, batch(topic, 0, mixRecs...))
 		tMix += time.Since(start)
+		addSteps(stepMix, before)
 
-		// Row by row, one transaction.
-		start = time.Now()
-		tx, err := pool.Begin(ctx)
-		if err != nil {
-			b.Fatal(err)
-		}
-		for _, r := range rows {
-			v := r.Values
-			if _, err := tx.Exec(ctx, fmt.Sprintf(`INSERT INTO %s.rowbyrow (key, doc, version_key, name) VALUES ($1, $2, $3, $4)
-ON CONFLICT (key) DO UPDATE SET doc = EXCLUDED.doc, version_key = EXCLUDED.version_key, name = EXCLUDED.name
-WHERE EXCLUDED.version_key > rowbyrow.version_key`, schema), v[2], v[3], v[5], v[9]); err != nil {
-				b.Fatal(err)
-			}
-		}
-		if err := tx.Commit(ctx); err != nil {
-			b.Fatal(err)
-		}
-		tRow += time.Since(start)
+		mixRows, _ := warehouse.Rows(tbl, mixRecs, time.Now())
+		tRow += rowByRow(mixRows[:benchRowByRow], false)
+		nRow += benchRowByRow
+		tRowTx += rowByRow(mixRows[benchRowByRow:2*benchRowByRow], true)
+		nRowTx += benchRowByRow
 	}
 	b.StopTimer()
-	rate := func(d time.Duration) float64 { return float64(n*b.N) / d.Seconds() }
-	b.ReportMetric(rate(tCopy), "copy_rows/s")
-	b.ReportMetric(rate(tInsert), "insert_rows/s")
-	b.ReportMetric(rate(tMix), "mix_rows/s")
-	b.ReportMetric(rate(tRow), "rowbyrow_rows/s")
-	b.ReportMetric(rate(tInsert)/rate(tCopy), "insert/copy")
-	b.ReportMetric(rate(tMix)/rate(tCopy), "mix/copy")
-	b.ReportMetric(rate(tRow)/rate(tCopy), "rowbyrow/copy")
+	rate := func(n int, d time.Duration) float64 { return float64(n) / d.Seconds() }
+	copyRate := rate(2*benchBatch*b.N, tCopy)
+	insertRate, mixRate := rate(benchBatch*b.N, tInsert), rate(benchBatch*b.N, tMix)
+	rowRate, rowTxRate := rate(nRow, tRow), rate(nRowTx, tRowTx)
+	b.ReportMetric(copyRate, "copy_rows/s")
+	b.ReportMetric(insertRate, "insert_rows/s")
+	b.ReportMetric(mixRate, "mix_rows/s")
+	b.ReportMetric(rowRate, "rowbyrow_rows/s")
+	b.ReportMetric(rowTxRate, "rowbyrow_tx_rows/s")
+	b.ReportMetric(insertRate/copyRate, "insert/copy")
+	b.ReportMetric(mixRate/copyRate, "mix/copy")
+	b.ReportMetric(mixRate/rowRate, "mix/rowbyrow")
+	b.ReportMetric(mixRate/rowTxRate, "mix/rowbyrow_tx")
+	for _, st := range steps {
+		b.ReportMetric(stepInsert[st]*1000/float64(b.N), "insert_"+st+"_ms")
+		b.ReportMetric(stepMix[st]*1000/float64(b.N), "mix_"+st+"_ms")
+	}
 	b.ReportMetric(0, "ns/op")
+}
+
+// stepSums returns the sums of the flush step histogram per step.
+func stepSums(t testing.TB, reg *prometheus.Registry) map[string]float64 {
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, mf := range mfs {
+		if mf.GetName() != "streamhub_warehouse_flush_step_seconds" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "step" {
+					out[l.GetValue()] += m.GetHistogram().GetSampleSum()
+				}
+			}
+		}
+	}
+	return out
 }

@@ -8,6 +8,8 @@ import (
 
 // Flush steps (the step label of streamhub_warehouse_flush_step_seconds).
 const (
+	// StepPrepare converts the records into stage rows (and keeps the newest per key).
+	StepPrepare = "prepare"
 	StepStage   = "stage"
 	StepCopy    = "copy"
 	StepUpsert  = "upsert"
@@ -20,7 +22,8 @@ const (
 type Metrics struct {
 	// Rows counts rows applied per sink, table and kind (insert, update, delete, stale).
 	Rows *prometheus.CounterVec
-	// StepSeconds times the steps of a flush per sink (stage, copy, upsert, offsets, commit).
+	// StepSeconds times the steps of a flush per sink (prepare, stage, copy, upsert,
+	// offsets, commit).
 	StepSeconds *prometheus.HistogramVec
 	// LoadBytes counts the record bytes loaded into stage tables per sink and table.
 	LoadBytes *prometheus.CounterVec
@@ -40,7 +43,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"sink", "table", "kind"})),
 		StepSeconds: register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "streamhub_warehouse_flush_step_seconds",
-			Help:    "Duration of the steps of a warehouse flush: stage, copy, upsert, offsets, commit.",
+			Help:    "Duration of the steps of a warehouse flush: prepare, stage, copy, upsert, offsets, commit.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 18),
 		}, []string{"sink", "step"})),
 		LoadBytes: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{

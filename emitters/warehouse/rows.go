@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -53,7 +55,37 @@ type Row struct {
 // UTF-8 text as a JSON string; other bytes as a JSON string of their base64), event_name
 // and occurred_at (a collector envelope's event_name and occurred_at, or a DynamoDB
 // Streams record's eventName and dynamodb.ApproximateCreationDateTime; else NULL).
+//
+// Large batches are converted by up to GOMAXPROCS goroutines, each on a contiguous part;
+// the result is the same as converting them in order.
 func Rows(t Table, recs []*kgo.Record, now time.Time) (rows []Row, rejects []emitters.Reject) {
+	parts := min(runtime.GOMAXPROCS(0), len(recs)/rowsPerWorker)
+	if parts < 2 {
+		return rowsOf(t, recs, now)
+	}
+	type result struct {
+		rows    []Row
+		rejects []emitters.Reject
+	}
+	res := make([]result, parts)
+	var wg sync.WaitGroup
+	for i := range parts {
+		part := recs[i*len(recs)/parts : (i+1)*len(recs)/parts]
+		wg.Go(func() { res[i].rows, res[i].rejects = rowsOf(t, part, now) })
+	}
+	wg.Wait()
+	rows = make([]Row, 0, len(recs))
+	for _, r := range res {
+		rows = append(rows, r.rows...)
+		rejects = append(rejects, r.rejects...)
+	}
+	return rows, rejects
+}
+
+// rowsPerWorker is the least number of records Rows gives a goroutine.
+const rowsPerWorker = 1024
+
+func rowsOf(t Table, recs []*kgo.Record, now time.Time) (rows []Row, rejects []emitters.Reject) {
 	rows = make([]Row, 0, len(recs))
 	for _, r := range recs {
 		var row []any
@@ -76,9 +108,40 @@ func Rows(t Table, recs []*kgo.Record, now time.Time) (rows []Row, rejects []emi
 	return rows, rejects
 }
 
+// Newest keeps, of the rows of a state table, the newest change per key: the row with
+// the greatest version_key, tombstones included (of equal version keys, the later
+// row). It returns the kept rows in the order of their keys' first appearance, reusing
+// rows' array, and how many rows it dropped (changes superseded inside the batch, "stale"
+// rows). Rows of an event table are returned as they are. Every sink loads its stage
+// with the rows Newest keeps: UpsertSteps needs at most one row per key.
+func Newest(t Table, rows []Row) (kept []Row, superseded int) {
+	if t.Kind != KindState || len(rows) < 2 {
+		return rows, 0
+	}
+	ki, vi := t.StageIndex(ColKey), t.StageIndex(ColVersionKey)
+	at := make(map[string]int, len(rows))
+	kept = rows[:0]
+	for _, r := range rows {
+		k := r.Values[ki].(string)
+		j, seen := at[k]
+		if !seen {
+			at[k] = len(kept)
+			kept = append(kept, r)
+			continue
+		}
+		superseded++
+		if r.Values[vi].(string) >= kept[j].Values[vi].(string) {
+			kept[j] = r
+		}
+	}
+	clear(rows[len(kept):])
+	return kept, superseded
+}
+
 func stateRow(t Table, r *kgo.Record, now time.Time) ([]any, string, error) {
 	var v state.Value
-	if err := v.UnmarshalBinary(r.Value); err != nil {
+	// The record's value is not changed while its rows are in use: no copies.
+	if err := v.UnmarshalBinaryShared(r.Value); err != nil {
 		return nil, ReasonBadValue, err
 	}
 	key := string(r.Key)
@@ -108,6 +171,17 @@ func stateRow(t Table, r *kgo.Record, now time.Time) ([]any, string, error) {
 	}
 	row = append(row, key, doc, v.Deleted, VersionKey(v.Version), v.Version.Seq, created, now)
 	if len(t.Projected) == 0 {
+		return row, "", nil
+	}
+	if doc != nil && isObject(v.Item) {
+		// The common case, without decoding the whole item: same results as below.
+		for _, c := range t.Projected {
+			val, err := extractRaw(v.Item, c.Path, c.Source)
+			if err != nil {
+				return nil, ReasonBadColumn, fmt.Errorf("column %s (path %s): %w", c.Name, c.Path, err)
+			}
+			row = append(row, val)
+		}
 		return row, "", nil
 	}
 	var item map[string]any
@@ -148,6 +222,12 @@ func Extract(item map[string]any, path, typ string) (any, error) {
 			return nil, nil
 		}
 	}
+	return convert(cur, typ)
+}
+
+// convert turns a decoded JSON value (numbers as json.Number) into a projected column's
+// value (see Extract).
+func convert(cur any, typ string) (any, error) {
 	if cur == nil {
 		return nil, nil
 	}

@@ -125,6 +125,17 @@ func (t Table) StageColumns() []Column {
 	return append(out, t.Projected...)
 }
 
+// StageIndex is the position of the named column in StageColumns (and in Row.Values),
+// or -1.
+func (t Table) StageIndex(name string) int {
+	for i, c := range t.StageColumns() {
+		if c.Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
 // StageColumnNames is StageColumns' names.
 func (t Table) StageColumnNames() []string {
 	cs := t.StageColumns()

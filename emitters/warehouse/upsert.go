@@ -8,11 +8,23 @@ import (
 )
 
 // Step is one statement of an upsert or append, with the kind of row change its row
-// count measures ("insert", "update", "delete"; "" for bookkeeping statements).
+// count measures ("insert", "update", "delete"; "" for bookkeeping statements) and the
+// stage rows it reads.
 type Step struct {
 	SQL  string
 	Kind string
+	// Reads says which stage rows the statement reads: ReadsAll, ReadsLive (live
+	// changes only) or ReadsDeleted (tombstones only). A sink may skip a statement whose
+	// rows the stage does not hold: it would change nothing.
+	Reads string
 }
+
+// What a Step reads of the stage.
+const (
+	ReadsAll     = ""
+	ReadsLive    = "live"
+	ReadsDeleted = "deleted"
+)
 
 // Row change kinds (the kind label of streamhub_warehouse_rows_total).
 const (
@@ -25,12 +37,9 @@ const (
 	KindStale = "stale"
 )
 
-// NewestTable is the name of the temporary table Upsert builds from the stage.
-func NewestTable(stage string) string { return stage + "_newest" }
-
-// Upsert returns the statements that apply a stage table (one flush's rows, StageColumns)
-// to a state table; UpsertSteps says what each one counts. Run them in the transaction
-// that also writes the offsets.
+// Upsert returns the statements that apply a stage table (one flush's rows, StageColumns,
+// at most one per key: see Newest) to a state table; UpsertSteps says what each one
+// counts. Run them in the transaction that also writes the offsets.
 func Upsert(target string, t Table, stage string) []string {
 	steps := UpsertSteps(target, t, stage)
 	out := make([]string, len(steps))
@@ -42,38 +51,40 @@ func Upsert(target string, t Table, stage string) []string {
 
 // UpsertSteps is the portable, version-guarded upsert (DESIGN.md). The same text runs
 // on PostgreSQL, Redshift and Snowflake (target only selects nothing today; it is there
-// for the day one needs a dialect), in order:
+// for the day one needs a dialect).
 //
-//  1. CREATE TEMP TABLE <stage>_newest AS the newest change per key of the stage
-//     (ROW_NUMBER() OVER (PARTITION BY key ORDER BY version_key DESC) = 1);
-//  2. UPDATE the rows whose key has a newer live change (a re-created, soft-deleted row
+// The stage must hold at most one row per key, the newest change of the flush: every
+// sink loads it with the rows Newest keeps, which is cheaper than ranking the stage in
+// SQL (an extra table the size of the batch) and leaves the statements plain joins on
+// key, which every target runs as a lookup of the target's key per stage row. A stage
+// holding two changes of one key would make the UPDATEs pick one arbitrarily and the
+// INSERTs fail on the primary key (PostgreSQL) or insert the key twice (Redshift and
+// Snowflake do not enforce it). In order:
+//
+//  1. UPDATE the rows whose key has a newer live change (a re-created, soft-deleted row
 //     comes back: deleted_at is cleared) — "update";
-//  3. tombstones newer than the row: soft deletes UPDATE it (doc and projected columns
+//  2. tombstones newer than the row: soft deletes UPDATE it (doc and projected columns
 //     null, deleted_at = the change's ApproximateCreationDateTime, version kept), hard
 //     deletes DELETE … USING — "delete";
-//  4. INSERT the live changes of absent keys — "insert";
-//  5. soft deletes only: INSERT the tombstones of absent keys as soft-deleted rows, so
+//  3. INSERT the live changes of absent keys — "insert";
+//  4. soft deletes only: INSERT the tombstones of absent keys as soft-deleted rows, so
 //     that their version keeps a late, older change from resurrecting the item —
 //     "delete". Hard deletes cannot do that: once a row is deleted its version is gone,
 //     and a change older than the delete that arrives after it (a re-delivery from
 //     before the sink's offsets, a replay from another stream) inserts the item again.
-//     Choose soft deletes where that matters;
-//  6. DROP the newest table.
+//     Choose soft deletes where that matters.
 //
 // Every change is guarded by version_key, so a flush applied twice, or an older flush
-// applied after a newer one, changes nothing.
+// applied after a newer one, changes nothing. Statements 1 and 3 read only live
+// changes, 2 and 4 only tombstones (Step.Reads): a sink may skip those whose rows the
+// batch lacks.
 func UpsertSteps(target string, t Table, stage string) []Step {
 	mustType(target, TypeText)
 	T := t.QualifiedName()
-	newest := Quote(NewestTable(stage))
-	stageCols := t.StageColumnNames()
+	src := Quote(stage)
 	key := Quote(ColKey)
 
 	var steps []Step
-	steps = append(steps, Step{SQL: fmt.Sprintf(
-		"CREATE TEMP TABLE %s AS SELECT %s FROM (SELECT %s, ROW_NUMBER() OVER (PARTITION BY %s ORDER BY %s DESC) AS \"_rn\" FROM %s) AS \"ranked\" WHERE \"_rn\" = 1",
-		newest, quoteList(stageCols), quoteList(stageCols), key, Quote(ColVersionKey), Quote(stage))})
-
 	guard := fmt.Sprintf("%s.%s = \"n\".%s AND \"n\".%s > %s.%s", T, key, key, Quote(ColVersionKey), T, Quote(ColVersionKey))
 
 	// The values of the target's non-key columns for a live change and for a tombstone.
@@ -106,17 +117,17 @@ func UpsertSteps(target string, t Table, stage string) []Step {
 		}
 		return strings.Join(parts, ", ")
 	}
-	steps = append(steps, Step{Kind: KindUpdate, SQL: fmt.Sprintf(
+	steps = append(steps, Step{Kind: KindUpdate, Reads: ReadsLive, SQL: fmt.Sprintf(
 		"UPDATE %s SET %s FROM %s AS \"n\" WHERE %s AND NOT \"n\".%s",
-		T, assign(false), newest, guard, Quote(ColDeleted))})
+		T, assign(false), src, guard, Quote(ColDeleted))})
 	if t.Deletes == topology.DeletesHard {
-		steps = append(steps, Step{Kind: KindDelete, SQL: fmt.Sprintf(
+		steps = append(steps, Step{Kind: KindDelete, Reads: ReadsDeleted, SQL: fmt.Sprintf(
 			"DELETE FROM %s USING %s AS \"n\" WHERE %s AND \"n\".%s",
-			T, newest, guard, Quote(ColDeleted))})
+			T, src, guard, Quote(ColDeleted))})
 	} else {
-		steps = append(steps, Step{Kind: KindDelete, SQL: fmt.Sprintf(
+		steps = append(steps, Step{Kind: KindDelete, Reads: ReadsDeleted, SQL: fmt.Sprintf(
 			"UPDATE %s SET %s FROM %s AS \"n\" WHERE %s AND \"n\".%s",
-			T, assign(true), newest, guard, Quote(ColDeleted))})
+			T, assign(true), src, guard, Quote(ColDeleted))})
 	}
 
 	// INSERT of absent keys: every target column.
@@ -141,13 +152,12 @@ func UpsertSteps(target string, t Table, stage string) []Step {
 			not = ""
 		}
 		return fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s AS \"n\" WHERE %s\"n\".%s AND NOT EXISTS (SELECT 1 FROM %s AS \"t\" WHERE \"t\".%s = \"n\".%s)",
-			T, strings.Join(cols, ", "), strings.Join(vals, ", "), newest, not, Quote(ColDeleted), T, key, key)
+			T, strings.Join(cols, ", "), strings.Join(vals, ", "), src, not, Quote(ColDeleted), T, key, key)
 	}
-	steps = append(steps, Step{Kind: KindInsert, SQL: insert(false)})
+	steps = append(steps, Step{Kind: KindInsert, Reads: ReadsLive, SQL: insert(false)})
 	if t.Deletes != topology.DeletesHard {
-		steps = append(steps, Step{Kind: KindDelete, SQL: insert(true)})
+		steps = append(steps, Step{Kind: KindDelete, Reads: ReadsDeleted, SQL: insert(true)})
 	}
-	steps = append(steps, Step{SQL: "DROP TABLE " + newest})
 	return steps
 }
 
