@@ -8,6 +8,7 @@ import (
 	"github.com/streamhub/streamhub/emitters"
 	"github.com/streamhub/streamhub/emitters/lake"
 	"github.com/streamhub/streamhub/emitters/postgres"
+	"github.com/streamhub/streamhub/emitters/redshift"
 	"github.com/streamhub/streamhub/emitters/snapshot"
 	"github.com/streamhub/streamhub/topology"
 )
@@ -25,14 +26,15 @@ func (j snapshotJob) run(ctx context.Context) error { return snapshot.Run(ctx, j
 func (p *Pipeline) buildSinks(ctx context.Context, cfg *topology.Config) error {
 	m := emitters.NewMetrics(p.Registry)
 	for i, s := range cfg.Sinks {
-		if s.Type == topology.SinkPostgres {
-			if err := p.buildPostgres(ctx, cfg, s, m); err != nil {
+		switch s.Type {
+		case topology.SinkPostgres, topology.SinkRedshift:
+			if err := p.buildWarehouse(ctx, cfg, s, m); err != nil {
 				return fmt.Errorf("sinks[%d] (%s): %w", i, s.Name, err)
 			}
 			continue
 		}
 		if !s.Lake() {
-			return fmt.Errorf("sinks[%d] (%s): %s sinks are not implemented yet; s3, file and postgres sinks are", i, s.Name, s.Type)
+			return fmt.Errorf("sinks[%d] (%s): %s sinks are not implemented yet; s3, file, postgres and redshift sinks are", i, s.Name, s.Type)
 		}
 		store, err := p.lakeStore(ctx, s)
 		if err != nil {
@@ -71,10 +73,10 @@ func (p *Pipeline) buildSinks(ctx context.Context, cfg *topology.Config) error {
 	return nil
 }
 
-// buildPostgres makes the flush loop of a PostgreSQL sink: its tables' state topics
-// upserted into state tables, its raw topics appended to event tables; the sink keeps
-// its offsets in the same transactions, and the loop starts from them.
-func (p *Pipeline) buildPostgres(ctx context.Context, cfg *topology.Config, s topology.Sink, m *emitters.Metrics) error {
+// buildWarehouse makes the flush loop of a PostgreSQL or Redshift sink: its tables' state
+// topics upserted into state tables, its raw topics appended to event tables; the sink
+// keeps its offsets in the same transactions, and the loop starts from them.
+func (p *Pipeline) buildWarehouse(ctx context.Context, cfg *topology.Config, s topology.Sink, m *emitters.Metrics) error {
 	var tables []topology.Table
 	topics := append([]string(nil), s.Topics...)
 	for _, name := range s.Tables {
@@ -82,12 +84,37 @@ func (p *Pipeline) buildPostgres(ctx context.Context, cfg *topology.Config, s to
 		tables = append(tables, t)
 		topics = append(topics, t.TableTopic())
 	}
-	sink, err := postgres.New(ctx, postgres.Options{
-		Name: s.Name, DSN: s.DSN, Schema: s.Schema, Deletes: s.Deletes, Tables: tables, Topics: s.Topics,
-		Logger: p.log.With("sink", s.Name), Registry: p.Registry,
-	})
-	if err != nil {
-		return err
+	var sink interface {
+		emitters.OffsetKeeper
+	}
+	log := p.log.With("sink", s.Name)
+	if s.Type == topology.SinkPostgres {
+		pg, err := postgres.New(ctx, postgres.Options{
+			Name: s.Name, DSN: s.DSN, Schema: s.Schema, Deletes: s.Deletes, Tables: tables, Topics: s.Topics,
+			Logger: log, Registry: p.Registry,
+		})
+		if err != nil {
+			return err
+		}
+		sink = pg
+	} else {
+		stage, err := p.lakeStore(ctx, s)
+		if err != nil {
+			return fmt.Errorf("s3 stage: %w", err)
+		}
+		api, direct, err := redshift.ExecFromDSN(ctx, s.DSN, p.opts.AWS)
+		if err != nil {
+			return err
+		}
+		rs, err := redshift.New(ctx, redshift.Options{
+			Name: s.Name, Schema: s.Schema, Deletes: s.Deletes, Tables: tables, Topics: s.Topics,
+			Stage: stage, Bucket: s.Bucket, Prefix: s.Prefix, IAMRole: s.CopyRoleARN, Format: redshift.FormatJSON,
+			DataAPI: api, Direct: direct, Logger: log, Registry: p.Registry,
+		})
+		if err != nil {
+			return err
+		}
+		sink = rs
 	}
 	loop, err := emitters.New(emitters.Options{
 		Name: s.Name, Group: fmt.Sprintf("%s.streamhub.sink.%s", cfg.Env, s.Name),

@@ -143,6 +143,7 @@ var badConfigs = map[string][]string{
 		`sinks.yaml:36: sinks[6].buffer.size_bytes: must be at least 1, got 0`,
 		`sinks.yaml:37: sinks[6].buffer.flush_time: must be positive, got 0s`,
 		`sinks.yaml:38: sinks[7].name: required`,
+		`sinks.yaml:38: sinks[7].bucket: required for redshift sinks: the S3 stage COPY loads from`,
 		`sinks.yaml:38: sinks[7].dsn: required for redshift sinks`,
 		`sinks.yaml:40: sinks[7].endpoint: must be an http or https URL like http://127.0.0.1:8000, got "minio:9000"`,
 	},

@@ -355,6 +355,9 @@ type Sink struct {
 	// DSN connects a postgres, redshift or snowflake sink (driver syntax). Required for
 	// those, refused otherwise. It usually holds a password: never print it.
 	DSN string `yaml:"dsn" topology:"secret"`
+	// CopyRoleARN is the IAM role a redshift sink's COPY reads the S3 stage with
+	// (COPY … IAM_ROLE); empty uses the cluster's default role.
+	CopyRoleARN string `yaml:"copy_role_arn"`
 	// Deletes in a warehouse state table: "soft" sets deleted_at and keeps the row,
 	// "hard" deletes it. Default soft.
 	Deletes string `yaml:"deletes"`

@@ -407,6 +407,16 @@ func (c *Config) validateSinks(r *report) {
 				}
 			}
 		}
+		if s.CopyRoleARN != "" {
+			if s.Type != SinkRedshift {
+				r.errorf(p+".copy_role_arn", "only for redshift sinks; this sink is %s", s.Type)
+			} else {
+				checkRoleARN(r, p+".copy_role_arn", s.CopyRoleARN)
+			}
+		}
+		if s.Type == SinkRedshift && s.Bucket == "" {
+			r.errorf(p+".bucket", "required for redshift sinks: the S3 stage COPY loads from")
+		}
 		switch {
 		case s.Warehouse() && s.Deletes != DeletesSoft && s.Deletes != DeletesHard:
 			r.errorf(p+".deletes", "must be %s or %s, got %q", DeletesSoft, DeletesHard, s.Deletes)
