@@ -355,6 +355,9 @@ type Sink struct {
 	// DSN connects a postgres, redshift or snowflake sink (driver syntax). Required for
 	// those, refused otherwise. It usually holds a password: never print it.
 	DSN string `yaml:"dsn" topology:"secret"`
+	// MSKClusterARN names the MSK cluster in the Redshift streaming-ingestion DDL that
+	// `topology ddl --target redshift` prints; redshift sinks only.
+	MSKClusterARN string `yaml:"msk_cluster_arn"`
 	// CopyRoleARN is the IAM role a redshift sink's COPY reads the S3 stage with
 	// (COPY … IAM_ROLE); empty uses the cluster's default role.
 	CopyRoleARN string `yaml:"copy_role_arn"`

@@ -414,6 +414,11 @@ func (c *Config) validateSinks(r *report) {
 				checkRoleARN(r, p+".copy_role_arn", s.CopyRoleARN)
 			}
 		}
+		if s.MSKClusterARN != "" && s.Type != SinkRedshift {
+			r.errorf(p+".msk_cluster_arn", "only for redshift sinks; this sink is %s", s.Type)
+		} else if s.MSKClusterARN != "" && !strings.HasPrefix(s.MSKClusterARN, "arn:") {
+			r.errorf(p+".msk_cluster_arn", "must be an MSK cluster ARN like arn:aws:kafka:<region>:<account>:cluster/<name>/<uuid>, got %q", s.MSKClusterARN)
+		}
 		if s.Type == SinkRedshift && s.Bucket == "" {
 			r.errorf(p+".bucket", "required for redshift sinks: the S3 stage COPY loads from")
 		}

@@ -117,10 +117,45 @@ func printDDL(w io.Writer, cfg *topology.Config, target string) error {
 		for _, st := range stmts {
 			fmt.Fprintf(w, "%s;\n", strings.TrimRight(st, "; \n"))
 		}
+		if dialect == topology.SinkRedshift {
+			streamingIngestion(w, cfg, s)
+		}
 		fmt.Fprintln(w)
 	}
 	if n == 0 {
 		return fmt.Errorf("%s: no warehouse sink (postgres, redshift, snowflake) in the topology", cfg.Path)
 	}
 	return nil
+}
+
+// streamingIngestion prints Redshift's code-less path for the sink's topics and its tables'
+// CDC topics: an external schema over the MSK cluster and, per topic, a materialized view
+// refreshed by Redshift itself that exposes each record's value as SUPER.
+func streamingIngestion(w io.Writer, cfg *topology.Config, s topology.Sink) {
+	auth := "AUTHENTICATION none"
+	if cfg.Kafka.SASL != nil && cfg.Kafka.SASL.Mechanism == topology.SASLAWSMSKIAM {
+		role := s.CopyRoleARN
+		if role == "" {
+			role = "<iam-role-arn>"
+		}
+		auth = fmt.Sprintf("IAM_ROLE '%s' AUTHENTICATION iam", role)
+	}
+	cluster := s.MSKClusterARN
+	if cluster == "" {
+		cluster = "<msk-cluster-arn>"
+	}
+	fmt.Fprintf(w, "-- streaming ingestion: Redshift reads the topics from MSK itself\n")
+	fmt.Fprintf(w, "CREATE EXTERNAL SCHEMA IF NOT EXISTS \"streamhub_msk\" FROM MSK %s CLUSTER_ARN '%s';\n", auth, cluster)
+	topics := append([]string(nil), s.Topics...)
+	for _, name := range s.Tables {
+		if t, ok := cfg.Table(name); ok {
+			topics = append(topics, t.Topic)
+		}
+	}
+	for _, topic := range topics {
+		view := warehouse.Qualified(s.Schema, warehouse.Sanitize(topic)+"_stream")
+		fmt.Fprintf(w, "CREATE MATERIALIZED VIEW %s AUTO REFRESH YES AS\n"+
+			"  SELECT kafka_partition, kafka_offset, kafka_timestamp, kafka_key, JSON_PARSE(kafka_value) AS value, kafka_headers\n"+
+			"  FROM \"streamhub_msk\".%s\n  WHERE CAN_JSON_PARSE(kafka_value);\n", view, warehouse.Quote(topic))
+	}
 }

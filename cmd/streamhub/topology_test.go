@@ -134,7 +134,8 @@ sinks:
 	}{
 		{"", []string{`-- sink pg (postgres), postgres dialect`, `CREATE TABLE IF NOT EXISTS "analytics"."users"`, `"doc" jsonb`,
 			`ADD COLUMN IF NOT EXISTS "app_id" bigint`, `"analytics"."_streamhub_offsets"`, `"analytics"."dev_web_page_view"`}},
-		{"redshift", []string{`redshift dialect`, `SUPER`}},
+		{"redshift", []string{`redshift dialect`, `SUPER`, `CREATE EXTERNAL SCHEMA IF NOT EXISTS "streamhub_msk" FROM MSK AUTHENTICATION none CLUSTER_ARN '<msk-cluster-arn>'`,
+			`CREATE MATERIALIZED VIEW "analytics"."dev_web_page_view_stream" AUTO REFRESH YES AS`, `JSON_PARSE(kafka_value)`, `FROM "streamhub_msk"."dev.web.page_view"`}},
 		{"snowflake", []string{`snowflake dialect`, `VARIANT`}},
 	}
 	for _, tt := range tests {
