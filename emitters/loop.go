@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/streamhub/streamhub/internal/backoff"
 	"github.com/streamhub/streamhub/kafka"
 	"github.com/streamhub/streamhub/topology"
 )
@@ -357,7 +357,7 @@ func (l *Loop) flush(ctx context.Context, b *Batch) error {
 			return err
 		}
 	}
-	bo := newBackoff(100*time.Millisecond, l.opts.MaxBackoff)
+	bo := backoff.New(100*time.Millisecond, l.opts.MaxBackoff)
 	var rejects []Reject
 	for {
 		var err error
@@ -367,7 +367,7 @@ func (l *Loop) flush(ctx context.Context, b *Batch) error {
 		}
 		l.opts.Metrics.flushes.WithLabelValues(l.opts.Name, "error").Inc()
 		l.opts.Metrics.retries.WithLabelValues(l.opts.Name).Inc()
-		wait := bo.next()
+		wait := bo.Next()
 		l.log.Warn("flush failed; retrying", "topic", b.Topic, "partition", b.Partition, "first", first, "last", last,
 			"error", err, "retry_in", wait.Round(time.Millisecond))
 		select {
@@ -536,21 +536,4 @@ func (l *Loop) revoked(_ context.Context, _ *kgo.Client, m map[string][]int32) {
 		}
 	}
 	l.gauges()
-}
-
-// backoff is full-jitter exponential backoff.
-type backoff struct {
-	base, max time.Duration
-	n         int
-}
-
-func newBackoff(base, max time.Duration) backoff { return backoff{base: base, max: max} }
-
-func (b *backoff) next() time.Duration {
-	d := b.base << min(b.n, 30)
-	if d <= 0 || d > b.max {
-		d = b.max
-	}
-	b.n++
-	return time.Duration(rand.Int64N(int64(d)) + 1)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/streamhub/streamhub/internal/backoff"
 	"github.com/streamhub/streamhub/kafka"
 	"github.com/streamhub/streamhub/topology"
 )
@@ -150,7 +151,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 	wg.Add(1)
 	go func() { defer wg.Done(); b.view.run(ctx, viewCl) }()
 
-	bo := newBackoff(500*time.Millisecond, b.cfg.Bridge.MaxBackoff)
+	bo := backoff.New(500*time.Millisecond, b.cfg.Bridge.MaxBackoff)
 	for _, st := range b.streams {
 		wg.Add(1)
 		go func() { defer wg.Done(); st.discover(ctx, b.cfg.Bridge.DiscoveryInterval, bo, b.m) }()

@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/streamhub/streamhub/internal/backoff"
 	"github.com/streamhub/streamhub/kafka"
 )
 
@@ -51,7 +52,7 @@ func (b *Bridge) transactionalID(p int32) string {
 // moved; the group will tell this instance soon) or a crash hook fires.
 func (b *Bridge) runLease(ctx context.Context, p int32) {
 	log := b.log.With("lease", p)
-	bo := newBackoff(100*time.Millisecond, b.cfg.Bridge.MaxBackoff)
+	bo := backoff.New(100*time.Millisecond, b.cfg.Bridge.MaxBackoff)
 	for {
 		err := b.leaseSession(ctx, p, log)
 		if ctx.Err() != nil {
@@ -66,7 +67,7 @@ func (b *Bridge) runLease(ctx context.Context, p int32) {
 			log.Warn("lease taken over by another instance; stopping its shards", "error", err)
 			return
 		}
-		wait := bo.next()
+		wait := bo.Next()
 		log.Warn("lease session failed; restarting it from the checkpoints", "error", err, "retry_in", wait.Round(time.Millisecond))
 		select {
 		case <-ctx.Done():

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/streamhub/streamhub/internal/backoff"
 	"github.com/streamhub/streamhub/state"
 	"github.com/streamhub/streamhub/topology"
 )
@@ -76,7 +77,7 @@ type reader struct {
 	sh  shard
 	cp  Checkpoint // what Kafka holds: updated only after a commit
 	at  startAt
-	bo  backoff
+	bo  backoff.Backoff
 	age interface{ Set(float64) }
 }
 
@@ -84,7 +85,7 @@ func newReader(l *lease, st *stream, sh shard, cp Checkpoint, at startAt) *reade
 	b := l.b
 	return &reader{
 		b: b, l: l, st: st, sh: sh, cp: cp, at: at,
-		bo:  newBackoff(50*time.Millisecond, b.cfg.Bridge.MaxBackoff),
+		bo:  backoff.New(50*time.Millisecond, b.cfg.Bridge.MaxBackoff),
 		age: b.m.iteratorAge.WithLabelValues(st.table.Name, sh.ID),
 	}
 }
@@ -158,7 +159,7 @@ func (r *reader) run(ctx context.Context) (bool, error) {
 			}
 			continue
 		}
-		r.bo.reset()
+		r.bo.Reset()
 		next := deref(out.NextShardIterator)
 		if len(out.Records) > 0 || next == "" {
 			if err := r.write(ctx, out.Records, next == ""); err != nil {
@@ -220,7 +221,7 @@ func (r *reader) iterator(ctx context.Context, at startAt) (string, error) {
 		}
 		out, err := r.st.api.GetShardIterator(ctx, in)
 		if err == nil {
-			r.bo.reset()
+			r.bo.Reset()
 			if out.ShardIterator == nil {
 				return "", nil // a closed shard with nothing after the position
 			}
@@ -249,7 +250,7 @@ func (r *reader) sleep(ctx context.Context, op string, log interface {
 	Warn(string, ...any)
 }, err error) error {
 	r.b.m.retries.WithLabelValues(r.st.table.Name, op).Inc()
-	wait := r.bo.next()
+	wait := r.bo.Next()
 	if k := errorKind(err); k != kindThrottle {
 		log.Warn(op+" failed; backing off", "error", err, "kind", k, "retry_in", wait.Round(time.Millisecond))
 	}

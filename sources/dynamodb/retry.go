@@ -2,34 +2,12 @@ package dynamodb
 
 import (
 	"errors"
-	"math/rand/v2"
 	"net"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
-
-// backoff is full-jitter exponential backoff: each wait is uniform in [0, min(max,
-// base·2^n)), so that many readers throttled together do not retry together.
-type backoff struct {
-	base, max time.Duration
-	n         int
-}
-
-func newBackoff(base, max time.Duration) backoff { return backoff{base: base, max: max} }
-
-func (b *backoff) next() time.Duration {
-	d := b.base << min(b.n, 30)
-	if d <= 0 || d > b.max {
-		d = b.max
-	}
-	b.n++
-	return time.Duration(rand.Int64N(int64(d)) + 1)
-}
-
-func (b *backoff) reset() { b.n = 0 }
 
 // Kinds of API errors, the "kind" label of the error metrics.
 const (

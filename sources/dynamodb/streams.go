@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 
+	"github.com/streamhub/streamhub/internal/backoff"
 	"github.com/streamhub/streamhub/topology"
 )
 
@@ -118,7 +119,7 @@ func toShard(sh types.Shard) shard {
 }
 
 // discover describes the stream every interval (and when woken) until ctx ends.
-func (s *stream) discover(ctx context.Context, every time.Duration, bo backoff, m *metrics) {
+func (s *stream) discover(ctx context.Context, every time.Duration, bo backoff.Backoff, m *metrics) {
 	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
@@ -135,9 +136,9 @@ func (s *stream) discover(ctx context.Context, every time.Duration, bo backoff, 
 			}
 			m.apiErrors.WithLabelValues(s.table.Name, "DescribeStream", errorKind(err)).Inc()
 			s.log.Warn("describe stream failed; retrying", "stream", s.arn, "error", err)
-			wait = bo.next()
+			wait = bo.Next()
 		} else {
-			bo.reset()
+			bo.Reset()
 			shards, _ := s.snapshot()
 			open := 0
 			for _, sh := range shards {
