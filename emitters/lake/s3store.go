@@ -14,14 +14,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 
-	"github.com/streamhub/streamhub/internal/awshttp"
+	"github.com/streamhub/streamhub/internal/awsconfig"
 )
 
 // Part sizes of S3Store's multipart uploads.
@@ -83,32 +80,14 @@ func NewS3Store(ctx context.Context, o S3Options) (*S3Store, error) {
 	case part < MinPartSize:
 		return nil, fmt.Errorf("lake: part size %d is below S3's minimum of %d", part, MinPartSize)
 	}
-	var cfg aws.Config
-	if o.AWS != nil {
-		cfg = o.AWS.Copy()
-		cfg.HTTPClient = awshttp.Wrap(cfg.HTTPClient)
-		if o.Region != "" {
-			cfg.Region = o.Region
-		}
-	} else {
-		var opts []func(*config.LoadOptions) error
-		if o.Region != "" {
-			opts = append(opts, config.WithRegion(o.Region))
-		}
-		var err error
-		if cfg, err = config.LoadDefaultConfig(ctx, opts...); err != nil {
-			return nil, fmt.Errorf("lake: aws config: %w", err)
-		}
-		// Wrapped after loading, as every streamhub AWS client is: the loaded client keeps
-		// AWS_CA_BUNDLE and the SDK's other HTTP settings.
-		cfg.HTTPClient = awshttp.Wrap(cfg.HTTPClient)
+	defaultRegion := ""
+	if o.Endpoint != "" {
+		defaultRegion = "us-east-1" // a local server still needs a region to sign with
 	}
-	if cfg.Region == "" && o.Endpoint != "" {
-		cfg.Region = "us-east-1"
-	}
-	if o.RoleARN != "" {
-		cfg.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(sts.NewFromConfig(cfg), o.RoleARN,
-			func(ao *stscreds.AssumeRoleOptions) { ao.RoleSessionName = "streamhub-lake" }))
+	cfg, err := awsconfig.Load(ctx, awsconfig.Options{Base: o.AWS, Region: o.Region, DefaultRegion: defaultRegion,
+		RoleARN: o.RoleARN, SessionName: "streamhub-lake"})
+	if err != nil {
+		return nil, fmt.Errorf("lake: %w", err)
 	}
 	client := s3.NewFromConfig(cfg, func(so *s3.Options) {
 		if o.Endpoint != "" {

@@ -9,15 +9,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/redshiftdata"
 	"github.com/aws/aws-sdk-go-v2/service/redshiftdata/types"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/streamhub/streamhub/internal/awshttp"
+	"github.com/streamhub/streamhub/internal/awsconfig"
 )
 
 // DataAPIClient is the part of *redshiftdata.Client the sink uses.
@@ -78,29 +75,14 @@ type ClientOptions struct {
 // NewDataAPIClient builds a Data API client from the SDK's default configuration (or
 // o.AWS) with streamhub's HTTP client (internal/awshttp).
 func NewDataAPIClient(ctx context.Context, o ClientOptions) (*redshiftdata.Client, error) {
-	var cfg aws.Config
-	if o.AWS != nil {
-		cfg = o.AWS.Copy()
-		if o.Region != "" {
-			cfg.Region = o.Region
-		}
-	} else {
-		var opts []func(*config.LoadOptions) error
-		if o.Region != "" {
-			opts = append(opts, config.WithRegion(o.Region))
-		}
-		var err error
-		if cfg, err = config.LoadDefaultConfig(ctx, opts...); err != nil {
-			return nil, fmt.Errorf("redshift: aws config: %w", err)
-		}
+	defaultRegion := ""
+	if o.Endpoint != "" {
+		defaultRegion = "us-east-1" // a local server still needs a region to sign with
 	}
-	cfg.HTTPClient = awshttp.Wrap(cfg.HTTPClient)
-	if cfg.Region == "" && o.Endpoint != "" {
-		cfg.Region = "us-east-1"
-	}
-	if o.RoleARN != "" {
-		cfg.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(sts.NewFromConfig(cfg), o.RoleARN,
-			func(ao *stscreds.AssumeRoleOptions) { ao.RoleSessionName = "streamhub-redshift" }))
+	cfg, err := awsconfig.Load(ctx, awsconfig.Options{Base: o.AWS, Region: o.Region, DefaultRegion: defaultRegion,
+		RoleARN: o.RoleARN, SessionName: "streamhub-redshift"})
+	if err != nil {
+		return nil, fmt.Errorf("redshift: %w", err)
 	}
 	return redshiftdata.NewFromConfig(cfg, func(ro *redshiftdata.Options) {
 		if o.Endpoint != "" {

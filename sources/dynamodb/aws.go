@@ -5,13 +5,10 @@ import (
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	ddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 
-	"github.com/streamhub/streamhub/internal/awshttp"
+	"github.com/streamhub/streamhub/internal/awsconfig"
 	"github.com/streamhub/streamhub/topology"
 )
 
@@ -37,34 +34,13 @@ type TablesAPI interface {
 // The Streams client does not retry: the shard reader backs off with jitter itself and
 // counts every throttle, and a retry inside the SDK would hide both.
 func awsClients(ctx context.Context, src topology.Source, base *aws.Config) (StreamsAPI, TablesAPI, error) {
-	var cfg aws.Config
-	if base != nil {
-		cfg = base.Copy()
-	} else {
-		var err error
-		if cfg, err = config.LoadDefaultConfig(ctx); err != nil {
-			return nil, nil, fmt.Errorf("aws config: %w", err)
-		}
-	}
-	// The loaded client keeps AWS_CA_BUNDLE and the SDK's other HTTP settings.
-	cfg.HTTPClient = awshttp.Wrap(cfg.HTTPClient)
-	if src.Region != "" {
-		cfg.Region = src.Region
+	cfg, err := awsconfig.Load(ctx, awsconfig.Options{Base: base, Region: src.Region,
+		RoleARN: src.RoleARN, ExternalID: src.ExternalID, SessionName: "streamhub-bridge"})
+	if err != nil {
+		return nil, nil, err
 	}
 	if cfg.Region == "" {
 		return nil, nil, fmt.Errorf("no AWS region: set region on the source or AWS_REGION")
-	}
-	if src.RoleARN != "" {
-		// A cross-account reader: the assumed role's credentials are cached and refreshed
-		// before they expire by the credentials cache.
-		stsClient := sts.NewFromConfig(cfg)
-		cfg.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(stsClient, src.RoleARN,
-			func(o *stscreds.AssumeRoleOptions) {
-				o.RoleSessionName = "streamhub-bridge"
-				if src.ExternalID != "" {
-					o.ExternalID = aws.String(src.ExternalID)
-				}
-			}))
 	}
 	streams := dynamodbstreams.NewFromConfig(cfg, func(o *dynamodbstreams.Options) {
 		if src.Endpoint != "" {
