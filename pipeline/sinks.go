@@ -10,6 +10,7 @@ import (
 	"github.com/streamhub/streamhub/emitters/postgres"
 	"github.com/streamhub/streamhub/emitters/redshift"
 	"github.com/streamhub/streamhub/emitters/snapshot"
+	"github.com/streamhub/streamhub/emitters/snowflake"
 	"github.com/streamhub/streamhub/topology"
 )
 
@@ -27,14 +28,14 @@ func (p *Pipeline) buildSinks(ctx context.Context, cfg *topology.Config) error {
 	m := emitters.NewMetrics(p.Registry)
 	for i, s := range cfg.Sinks {
 		switch s.Type {
-		case topology.SinkPostgres, topology.SinkRedshift:
+		case topology.SinkPostgres, topology.SinkRedshift, topology.SinkSnowflake:
 			if err := p.buildWarehouse(ctx, cfg, s, m); err != nil {
 				return fmt.Errorf("sinks[%d] (%s): %w", i, s.Name, err)
 			}
 			continue
 		}
 		if !s.Lake() {
-			return fmt.Errorf("sinks[%d] (%s): %s sinks are not implemented yet; s3, file, postgres and redshift sinks are", i, s.Name, s.Type)
+			return fmt.Errorf("sinks[%d] (%s): unknown sink type %s", i, s.Name, s.Type)
 		}
 		store, err := p.lakeStore(ctx, s)
 		if err != nil {
@@ -73,7 +74,7 @@ func (p *Pipeline) buildSinks(ctx context.Context, cfg *topology.Config) error {
 	return nil
 }
 
-// buildWarehouse makes the flush loop of a PostgreSQL or Redshift sink: its tables' state
+// buildWarehouse makes the flush loop of a PostgreSQL, Redshift or Snowflake sink: its tables' state
 // topics upserted into state tables, its raw topics appended to event tables; the sink
 // keeps its offsets in the same transactions, and the loop starts from them.
 func (p *Pipeline) buildWarehouse(ctx context.Context, cfg *topology.Config, s topology.Sink, m *emitters.Metrics) error {
@@ -88,7 +89,34 @@ func (p *Pipeline) buildWarehouse(ctx context.Context, cfg *topology.Config, s t
 		emitters.OffsetKeeper
 	}
 	log := p.log.With("sink", s.Name)
-	if s.Type == topology.SinkPostgres {
+	switch s.Type {
+	case topology.SinkSnowflake:
+		sc, err := snowflake.ConfigFromDSN(s.DSN)
+		if err != nil {
+			return err
+		}
+		if s.Schema != "" {
+			sc.Schema = s.Schema
+		}
+		mapping, err := snowflake.ParseTopicToTable(s.TopicToTable)
+		if err != nil {
+			return fmt.Errorf("topic_to_table: %w", err)
+		}
+		db, err := snowflake.Open(sc)
+		if err != nil {
+			return err
+		}
+		sf, err := snowflake.New(ctx, snowflake.Options{
+			Name: s.Name, Schema: sc.Schema, Deletes: s.Deletes, Tables: tables, Topics: s.Topics,
+			TopicToTable: mapping, DB: db, Logger: log, Registry: p.Registry,
+		})
+		if err != nil {
+			db.Close()
+			return err
+		}
+		p.closers = append(p.closers, db.Close)
+		sink = sf
+	case topology.SinkPostgres:
 		pg, err := postgres.New(ctx, postgres.Options{
 			Name: s.Name, DSN: s.DSN, Schema: s.Schema, Deletes: s.Deletes, Tables: tables, Topics: s.Topics,
 			Logger: log, Registry: p.Registry,
@@ -97,7 +125,7 @@ func (p *Pipeline) buildWarehouse(ctx context.Context, cfg *topology.Config, s t
 			return err
 		}
 		sink = pg
-	} else {
+	default:
 		stage, err := p.lakeStore(ctx, s)
 		if err != nil {
 			return fmt.Errorf("s3 stage: %w", err)

@@ -82,6 +82,7 @@ var badConfigs = map[string][]string{
 		`warehouse.yaml:11: tables[0].columns[4].type: must be one of string, int, float, bool, timestamp, json, got "decimal"`,
 		`warehouse.yaml:17: sinks[0].deletes: must be soft or hard, got "never"`,
 		`warehouse.yaml:22: sinks[1].deletes: only for postgres, redshift and snowflake sinks; this sink is file`,
+		`warehouse.yaml:23: sinks[1].topic_to_table: only for snowflake sinks; this sink is file`,
 	},
 	"merge-itself.yaml": {
 		`merge-itself.yaml:4: tables[0]: << merges a mapping into itself`,

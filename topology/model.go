@@ -358,6 +358,10 @@ type Sink struct {
 	// MSKClusterARN names the MSK cluster in the Redshift streaming-ingestion DDL that
 	// `topology ddl --target redshift` prints; redshift sinks only.
 	MSKClusterARN string `yaml:"msk_cluster_arn"`
+	// TopicToTable names the event tables of a snowflake sink's topics in the Snowflake
+	// Kafka connector's snowflake.topic2table.map syntax: "topic1:table1,topic2:table2".
+	// Unmapped topics get the topic's name with [^a-z0-9_] replaced by '_'.
+	TopicToTable string `yaml:"topic_to_table"`
 	// CopyRoleARN is the IAM role a redshift sink's COPY reads the S3 stage with
 	// (COPY … IAM_ROLE); empty uses the cluster's default role.
 	CopyRoleARN string `yaml:"copy_role_arn"`

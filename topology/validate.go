@@ -414,6 +414,9 @@ func (c *Config) validateSinks(r *report) {
 				checkRoleARN(r, p+".copy_role_arn", s.CopyRoleARN)
 			}
 		}
+		if s.TopicToTable != "" && s.Type != SinkSnowflake {
+			r.errorf(p+".topic_to_table", "only for snowflake sinks; this sink is %s", s.Type)
+		}
 		if s.MSKClusterARN != "" && s.Type != SinkRedshift {
 			r.errorf(p+".msk_cluster_arn", "only for redshift sinks; this sink is %s", s.Type)
 		} else if s.MSKClusterARN != "" && !strings.HasPrefix(s.MSKClusterARN, "arn:") {
