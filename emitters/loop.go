@@ -77,6 +77,8 @@ type Loop struct {
 	// pins are flushes recorded as started by some owner and not finished: the next
 	// flush of the partition must cover exactly [first, last] again.
 	pins map[tp]intent
+	// topicIDs are the topics' IDs (base64) as the brokers reported them at assignment.
+	topicIDs map[string]string
 
 	flushed atomic.Int64
 }
@@ -135,7 +137,7 @@ func New(opts Options) (*Loop, error) {
 	}
 	return &Loop{
 		opts: opts, log: opts.Logger.With("sink", opts.Name),
-		bufs: map[tp]*buffer{}, pins: map[tp]intent{},
+		bufs: map[tp]*buffer{}, pins: map[tp]intent{}, topicIDs: map[string]string{},
 	}, nil
 }
 
@@ -320,7 +322,7 @@ func (l *Loop) cut(all bool) *Batch {
 				n++
 			}
 		}
-		batch := &Batch{Topic: k.topic, Partition: k.part, Records: b.recs[:n:n]}
+		batch := &Batch{Topic: k.topic, TopicID: l.topicIDs[k.topic], Partition: k.part, Records: b.recs[:n:n]}
 		var bytes int64
 		for _, r := range batch.Records {
 			bytes += int64(len(r.Key) + len(r.Value))
@@ -483,7 +485,20 @@ func (l *Loop) assigned(ctx context.Context, cl *kgo.Client, m map[string][]int3
 	if err != nil {
 		l.log.Error("fetch committed offsets of assigned partitions", "error", err)
 	}
+	topics := make([]string, 0, len(m))
+	for t := range m {
+		topics = append(topics, t)
+	}
+	details, err := adm.ListTopics(ctx, topics...)
+	if err != nil {
+		l.log.Warn("topic IDs of assigned topics", "error", err)
+	}
 	l.mu.Lock()
+	for _, d := range details {
+		if d.Err == nil && d.ID != (kadm.TopicID{}) {
+			l.topicIDs[d.Topic] = d.ID.String()
+		}
+	}
 	for topic, parts := range m {
 		for _, p := range parts {
 			o, ok := resps.Lookup(topic, p)
@@ -504,7 +519,10 @@ func (l *Loop) assigned(ctx context.Context, cl *kgo.Client, m map[string][]int3
 	if keeper, ok := l.opts.Sink.(OffsetKeeper); ok {
 		set := map[string]map[int32]kgo.EpochOffset{}
 		for topic, parts := range m {
-			offs, err := keeper.Offsets(ctx, topic)
+			l.mu.Lock()
+			id := l.topicIDs[topic]
+			l.mu.Unlock()
+			offs, err := keeper.Offsets(ctx, topic, id)
 			if err != nil {
 				l.log.Error("sink offsets", "topic", topic, "error", err)
 				continue

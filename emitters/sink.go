@@ -15,7 +15,11 @@ import (
 // Batch is one flush: consecutive records of one topic partition, in offset order.
 // Offsets may have gaps (transaction markers, compaction), never repeats.
 type Batch struct {
-	Topic     string
+	Topic string
+	// TopicID is the topic's ID (base64, as Kafka prints it), "" when the broker did not say. Offsets kept
+	// outside Kafka are stored with it, so a re-created topic, which starts again at
+	// offset 0, is not mistaken for the old one.
+	TopicID   string
 	Partition int32
 	Records   []*kgo.Record
 }
@@ -49,6 +53,7 @@ type Sink interface {
 type OffsetKeeper interface {
 	Sink
 	// Offsets returns, per partition of topic, the next offset to flush; a partition
-	// without one is absent.
-	Offsets(ctx context.Context, topic string) (map[int32]int64, error)
+	// without one is absent, and so is one stored for another topic ID than topicID (a
+	// topic of the same name deleted and created again). topicID "" matches any.
+	Offsets(ctx context.Context, topic, topicID string) (map[int32]int64, error)
 }

@@ -253,9 +253,9 @@ func (s *Sink) flush(ctx context.Context, b *emitters.Batch) ([]emitters.Reject,
 
 	start = time.Now()
 	if _, err := tx.Exec(ctx, `INSERT INTO `+s.offsets+` ("sink", "topic", "topic_id", "partition", "next_offset", "updated_at")
-VALUES ($1, $2, NULL, $3, $4, now())
-ON CONFLICT ("sink", "topic", "partition") DO UPDATE SET "next_offset" = EXCLUDED."next_offset", "updated_at" = EXCLUDED."updated_at"`,
-		s.opts.Name, b.Topic, b.Partition, b.Last()+1); err != nil {
+VALUES ($1, $2, NULLIF($3, ''), $4, $5, now())
+ON CONFLICT ("sink", "topic", "partition") DO UPDATE SET "topic_id" = EXCLUDED."topic_id", "next_offset" = EXCLUDED."next_offset", "updated_at" = EXCLUDED."updated_at"`,
+		s.opts.Name, b.Topic, b.TopicID, b.Partition, b.Last()+1); err != nil {
 		return nil, fmt.Errorf("postgres: offsets: %w", err)
 	}
 	step(warehouse.StepOffsets, start)
@@ -295,8 +295,9 @@ func copySource(rows []warehouse.Row) pgx.CopyFromSource {
 }
 
 // Offsets returns the next offset per partition of topic committed by this sink.
-func (s *Sink) Offsets(ctx context.Context, topic string) (map[int32]int64, error) {
-	rows, err := s.pool.Query(ctx, `SELECT "partition", "next_offset" FROM `+s.offsets+` WHERE "sink" = $1 AND "topic" = $2`, s.opts.Name, topic)
+func (s *Sink) Offsets(ctx context.Context, topic, topicID string) (map[int32]int64, error) {
+	rows, err := s.pool.Query(ctx, `SELECT "partition", "next_offset" FROM `+s.offsets+` WHERE "sink" = $1 AND "topic" = $2
+AND ($3 = '' OR "topic_id" IS NULL OR "topic_id" = $3)`, s.opts.Name, topic, topicID)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: offsets: %w", err)
 	}

@@ -235,7 +235,7 @@ func TestModel(t *testing.T) {
 						t.Errorf("%s: key columns %q %q", k, g.id, g.sk)
 					}
 				}
-				offs, err := s.Offsets(context.Background(), topic)
+				offs, err := s.Offsets(context.Background(), topic, "")
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -290,7 +290,7 @@ func TestRedoAndOffsets(t *testing.T) {
 	if *after[itemKey(1)].name != "a2" {
 		t.Errorf("u1 name %q", *after[itemKey(1)].name)
 	}
-	offs, err := s.Offsets(context.Background(), topic)
+	offs, err := s.Offsets(context.Background(), topic, "")
 	if err != nil || len(offs) != 1 || offs[3] != 10 {
 		t.Errorf("offsets %v, %v; want {3: 10}", offs, err)
 	}
@@ -302,10 +302,10 @@ func TestRedoAndOffsets(t *testing.T) {
 	if *got[itemKey(1)].name != "a2" || got[itemKey(2)].deletedAt == nil {
 		t.Errorf("after stale + delete: %+v", got)
 	}
-	if offs, _ := s.Offsets(context.Background(), topic); offs[3] != 12 {
+	if offs, _ := s.Offsets(context.Background(), topic, ""); offs[3] != 12 {
 		t.Errorf("offsets %v", offs)
 	}
-	if offs, _ := s.Offsets(context.Background(), "other"); len(offs) != 0 {
+	if offs, _ := s.Offsets(context.Background(), "other", ""); len(offs) != 0 {
 		t.Errorf("offsets of another topic: %v", offs)
 	}
 	// Metrics: 2 inserts and 1 update (u1 twice in one batch: one stale); the redo is
@@ -359,7 +359,7 @@ BEGIN IF NEW.doc->>'name' = 'boom' THEN RAISE EXCEPTION 'boom row'; END IF; RETU
 		if err := pool.QueryRow(ctx, fmt.Sprintf(`SELECT count(*) FROM %s.items`, schema)).Scan(&n); err != nil || n != 0 {
 			t.Errorf("%s: %d rows (%v)", what, n, err)
 		}
-		if offs, err := s.Offsets(ctx, topic); err != nil || len(offs) != 0 {
+		if offs, err := s.Offsets(ctx, topic, ""); err != nil || len(offs) != 0 {
 			t.Errorf("%s: offsets %v (%v)", what, offs, err)
 		}
 	}
@@ -376,7 +376,7 @@ BEGIN IF NEW.doc->>'name' = 'boom' THEN RAISE EXCEPTION 'boom row'; END IF; RETU
 	}
 	// Without the marker the same range goes through.
 	mustFlush(t, s, batch(topic, 0, recs[:37]...))
-	if offs, _ := s.Offsets(ctx, topic); offs[0] != 37 {
+	if offs, _ := s.Offsets(ctx, topic, ""); offs[0] != 37 {
 		t.Errorf("offsets %v", offs)
 	}
 }
@@ -432,7 +432,7 @@ func TestEvents(t *testing.T) {
 			t.Errorf("row %d\n got %s\nwant %s", i, g, w)
 		}
 	}
-	if offs, _ := s.Offsets(context.Background(), topic); offs[1] != 5 {
+	if offs, _ := s.Offsets(context.Background(), topic, ""); offs[1] != 5 {
 		t.Errorf("offsets %v", offs)
 	}
 }
@@ -487,7 +487,7 @@ func TestProjectedColumns(t *testing.T) {
 	if name != nil || age == nil || *age != 7 || score != nil || active != nil || seen != nil || meta != nil {
 		t.Errorf("b: %v %v %v", name, age, score)
 	}
-	if offs, _ := s.Offsets(context.Background(), topic); offs[0] != 5 {
+	if offs, _ := s.Offsets(context.Background(), topic, ""); offs[0] != 5 {
 		t.Errorf("offsets %v", offs)
 	}
 }
@@ -525,4 +525,26 @@ func TestUnknownTopic(t *testing.T) {
 		t.Error("a batch of an unknown topic was accepted")
 	}
 	var _ emitters.OffsetKeeper = s
+}
+
+// Offsets are stored with the topic's ID: a topic deleted and created again under the
+// same name starts again at offset 0, and the old topic's offsets must not apply to it.
+func TestOffsetsOfARecreatedTopicDoNotApply(t *testing.T) {
+	t.Parallel()
+	_, schema := testDB(t)
+	s := newSink(t, Options{Schema: schema, Tables: []topology.Table{itemsTable}})
+	topic := itemsTable.TableTopic()
+	val := state.Value{Version: state.Version{Seq: "1", Stream: "s", CreatedAt: 1767225600000}, Item: []byte(`{"id":"u1","sk":"s"}`)}
+	b := batch(topic, 0, stateRecord(t, topic, itemKey(1), val, 41))
+	b.TopicID = "0123456789abcdef0123456789abcdef"
+	mustFlush(t, s, b)
+	for _, tt := range []struct {
+		id   string
+		want int
+	}{{b.TopicID, 1}, {"", 1}, {"fedcba9876543210fedcba9876543210", 0}} {
+		offs, err := s.Offsets(context.Background(), topic, tt.id)
+		if err != nil || len(offs) != tt.want || (tt.want == 1 && offs[0] != 42) {
+			t.Errorf("Offsets(%q) = %v, %v; want %d partition(s) at 42", tt.id, offs, err, tt.want)
+		}
+	}
 }

@@ -372,8 +372,14 @@ func (s *Sink) flush(ctx context.Context, b *emitters.Batch) ([]emitters.Reject,
 	}
 	where := fmt.Sprintf(`"sink" = %s AND "topic" = %s AND "partition" = %d`, s.nameLit, topic, b.Partition)
 	add(`DELETE FROM `+s.offsets+` WHERE `+where, "")
-	add(fmt.Sprintf(`INSERT INTO %s ("sink", "topic", "topic_id", "partition", "next_offset", "updated_at") VALUES (%s, %s, NULL, %d, %d, '%s')`,
-		s.offsets, s.nameLit, topic, b.Partition, b.Last()+1, now.Format("2006-01-02T15:04:05.000000Z")), "")
+	topicID := "NULL"
+	if b.TopicID != "" {
+		if topicID, err = literal(b.TopicID); err != nil {
+			return nil, err
+		}
+	}
+	add(fmt.Sprintf(`INSERT INTO %s ("sink", "topic", "topic_id", "partition", "next_offset", "updated_at") VALUES (%s, %s, %s, %d, %d, '%s')`,
+		s.offsets, s.nameLit, topic, topicID, b.Partition, b.Last()+1, now.Format("2006-01-02T15:04:05.000000Z")), "")
 
 	start = time.Now()
 	counts, err := s.exec.batch(ctx, stmts)
@@ -409,12 +415,21 @@ func (s *Sink) flush(ctx context.Context, b *emitters.Batch) ([]emitters.Reject,
 }
 
 // Offsets returns the next offset per partition of topic committed by this sink.
-func (s *Sink) Offsets(ctx context.Context, topic string) (map[int32]int64, error) {
+func (s *Sink) Offsets(ctx context.Context, topic, topicID string) (map[int32]int64, error) {
 	lit, err := literal(topic)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.exec.query(ctx, `SELECT "partition", "next_offset" FROM `+s.offsets+` WHERE "sink" = `+s.nameLit+` AND "topic" = `+lit)
+	q := `SELECT "partition", "next_offset" FROM ` + s.offsets + ` WHERE "sink" = ` + s.nameLit + ` AND "topic" = ` + lit
+	if topicID != "" {
+		idLit, err := literal(topicID)
+		if err != nil {
+			return nil, err
+		}
+		// Offsets of an earlier topic of the same name do not apply to this one.
+		q += ` AND ("topic_id" IS NULL OR "topic_id" = ` + idLit + `)`
+	}
+	rows, err := s.exec.query(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("redshift: offsets: %w", err)
 	}

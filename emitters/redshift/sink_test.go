@@ -239,7 +239,7 @@ func TestModel(t *testing.T) {
 						t.Errorf("%s: key columns %q %q", k, g.id, g.sk)
 					}
 				}
-				offs, err := s.Offsets(context.Background(), topic)
+				offs, err := s.Offsets(context.Background(), topic, "")
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -326,7 +326,7 @@ func TestDataAPIProtocol(t *testing.T) {
 	mustFlush(t, s, batch(topic, 0, stateRecord(t, topic, itemKey(4), v(1, `{"id":"u4","sk":"s"}`), 0)))
 	mustFlush(t, s, batch(topic, 1, stateRecord(t, topic, itemKey(5), v(1, ""), 41)))
 	before = len(e.rs.Targets())
-	offs, err := s.Offsets(context.Background(), topic)
+	offs, err := s.Offsets(context.Background(), topic, "")
 	if err != nil || len(offs) != 3 || offs[3] != 10 || offs[0] != 1 || offs[1] != 42 {
 		t.Errorf("offsets %v, %v", offs, err)
 	}
@@ -334,7 +334,7 @@ func TestDataAPIProtocol(t *testing.T) {
 	if targets[0] != "ExecuteStatement" || targets[len(targets)-1] != "GetStatementResult" || targets[len(targets)-2] != "GetStatementResult" {
 		t.Errorf("targets of Offsets: %v", targets)
 	}
-	if offs, err := s.Offsets(context.Background(), "other"); err != nil || len(offs) != 0 {
+	if offs, err := s.Offsets(context.Background(), "other", ""); err != nil || len(offs) != 0 {
 		t.Errorf("offsets of another topic: %v %v", offs, err)
 	}
 	// 2 inserts, 1 stale in the first flush; 3 stale in the redo; 1 insert; 1 delete
@@ -390,7 +390,7 @@ BEGIN IF NEW.doc->>'name' = 'boom' THEN RAISE EXCEPTION 'boom row'; END IF; RETU
 		if err := pool.QueryRow(ctx, fmt.Sprintf(`SELECT count(*) FROM %s.items`, schema)).Scan(&n); err != nil || n != 0 {
 			t.Errorf("%s: %d rows (%v)", what, n, err)
 		}
-		if offs, err := s.Offsets(ctx, topic); err != nil || len(offs) != 0 {
+		if offs, err := s.Offsets(ctx, topic, ""); err != nil || len(offs) != 0 {
 			t.Errorf("%s: offsets %v (%v)", what, offs, err)
 		}
 	}
@@ -406,7 +406,7 @@ BEGIN IF NEW.doc->>'name' = 'boom' THEN RAISE EXCEPTION 'boom row'; END IF; RETU
 		t.Errorf("errors_total %v", testutil.ToFloat64(s.metrics.Errors.WithLabelValues("rs")))
 	}
 	mustFlush(t, s, batch(topic, 0, recs[:37]...))
-	if offs, _ := s.Offsets(ctx, topic); offs[0] != 37 {
+	if offs, _ := s.Offsets(ctx, topic, ""); offs[0] != 37 {
 		t.Errorf("offsets %v", offs)
 	}
 }
@@ -462,7 +462,7 @@ func TestEvents(t *testing.T) {
 			t.Errorf("row %d\n got %s\nwant %s", i, g, w)
 		}
 	}
-	if offs, _ := s.Offsets(context.Background(), topic); offs[1] != 5 {
+	if offs, _ := s.Offsets(context.Background(), topic, ""); offs[1] != 5 {
 		t.Errorf("offsets %v", offs)
 	}
 }
@@ -521,7 +521,7 @@ func TestDirect(t *testing.T) {
 	if len(got) != 2 || *got[itemKey(1)].name != "b" || *got[itemKey(1)].n != 2 || *got[itemKey(2)].name != "c" {
 		t.Errorf("rows %v", got)
 	}
-	if offs, err := s.Offsets(context.Background(), topic); err != nil || len(offs) != 1 || offs[2] != 3 {
+	if offs, err := s.Offsets(context.Background(), topic, ""); err != nil || len(offs) != 1 || offs[2] != 3 {
 		t.Errorf("offsets %v %v", offs, err)
 	}
 	if n := len(e.rs.Targets()) - before; n != 0 {
@@ -536,7 +536,7 @@ func TestDirect(t *testing.T) {
 	if !errors.As(err, &se) || !strings.Contains(err.Error(), "short") || !strings.HasPrefix(se.SQL, "INSERT INTO") {
 		t.Errorf("flush error %v", err)
 	}
-	if offs, _ := s.Offsets(context.Background(), topic); offs[2] != 3 {
+	if offs, _ := s.Offsets(context.Background(), topic, ""); offs[2] != 3 {
 		t.Errorf("offsets after a failed flush %v", offs)
 	}
 }

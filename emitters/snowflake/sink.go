@@ -268,7 +268,7 @@ func (s *Sink) flush(ctx context.Context, b *emitters.Batch) ([]emitters.Reject,
 	}
 	accepted := len(kept)
 	rows, _ = warehouse.Newest(t, kept) // UpsertSteps needs one row per key
-	f := Flush{Sink: s.opts.Name, Topic: b.Topic, Partition: b.Partition, Next: b.Last() + 1, Now: now}
+	f := Flush{Sink: s.opts.Name, Topic: b.Topic, TopicID: b.TopicID, Partition: b.Partition, Next: b.Last() + 1, Now: now}
 	var body []byte
 	di := t.StageIndex(warehouse.ColDeleted)
 	for _, row := range rows {
@@ -379,12 +379,21 @@ func (s *Sink) run(ctx context.Context, stmts []Statement) ([]int64, error) {
 }
 
 // Offsets returns the next offset per partition of topic committed by this sink.
-func (s *Sink) Offsets(ctx context.Context, topic string) (map[int32]int64, error) {
+func (s *Sink) Offsets(ctx context.Context, topic, topicID string) (map[int32]int64, error) {
 	lit, err := literal(topic)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.opts.DB.QueryContext(ctx, `SELECT "partition", "next_offset" FROM `+s.offsets+` WHERE "sink" = `+s.nameLit+` AND "topic" = `+lit)
+	q := `SELECT "partition", "next_offset" FROM ` + s.offsets + ` WHERE "sink" = ` + s.nameLit + ` AND "topic" = ` + lit
+	if topicID != "" {
+		idLit, err := literal(topicID)
+		if err != nil {
+			return nil, err
+		}
+		// Offsets of an earlier topic of the same name do not apply to this one.
+		q += ` AND ("topic_id" IS NULL OR "topic_id" = ` + idLit + `)`
+	}
+	rows, err := s.opts.DB.QueryContext(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("snowflake: offsets: %w", err)
 	}

@@ -257,7 +257,7 @@ func TestModel(t *testing.T) {
 						t.Errorf("%s: key columns %q %q", k, g.id, g.sk)
 					}
 				}
-				offs, err := s.Offsets(context.Background(), topic)
+				offs, err := s.Offsets(context.Background(), topic, "")
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -312,14 +312,14 @@ BEGIN IF NEW.doc->>'name' = 'boom' THEN RAISE EXCEPTION 'boom row'; END IF; RETU
 	if err := db.QueryRowContext(ctx, fmt.Sprintf(`SELECT count(*) FROM %s.items`, schema)).Scan(&n); err != nil || n != 0 {
 		t.Errorf("%d rows (%v)", n, err)
 	}
-	if offs, err := s.Offsets(ctx, topic); err != nil || len(offs) != 0 {
+	if offs, err := s.Offsets(ctx, topic, ""); err != nil || len(offs) != 0 {
 		t.Errorf("offsets %v (%v)", offs, err)
 	}
 	if testutil.ToFloat64(s.metrics.Errors.WithLabelValues("sf")) != 1 {
 		t.Errorf("errors_total %v", testutil.ToFloat64(s.metrics.Errors.WithLabelValues("sf")))
 	}
 	mustFlush(t, s, batch(topic, 0, recs[:37]...))
-	if offs, _ := s.Offsets(ctx, topic); offs[0] != 37 {
+	if offs, _ := s.Offsets(ctx, topic, ""); offs[0] != 37 {
 		t.Errorf("offsets %v", offs)
 	}
 	for kind, want := range map[string]float64{"insert": 37, "update": 0, "delete": 0, "stale": 0} {
@@ -382,7 +382,7 @@ func TestEvents(t *testing.T) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("rows\n got %s\nwant %s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	if offs, _ := s.Offsets(context.Background(), topic); offs[1] != 5 {
+	if offs, _ := s.Offsets(context.Background(), topic, ""); offs[1] != 5 {
 		t.Errorf("offsets %v", offs)
 	}
 }
