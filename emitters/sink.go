@@ -16,9 +16,9 @@ import (
 // Offsets may have gaps (transaction markers, compaction), never repeats.
 type Batch struct {
 	Topic string
-	// TopicID is the topic's ID (base64, as Kafka prints it), "" when the broker did not say. Offsets kept
-	// outside Kafka are stored with it, so a re-created topic, which starts again at
-	// offset 0, is not mistaken for the old one.
+	// TopicID is the topic's ID (base64, as Kafka prints it), "" when the broker did
+	// not say. Offsets kept outside Kafka are stored with it, so a re-created topic,
+	// which starts again at offset 0, is not mistaken for the old one.
 	TopicID   string
 	Partition int32
 	Records   []*kgo.Record
