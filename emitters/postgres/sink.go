@@ -179,32 +179,10 @@ func (s *Sink) flush(ctx context.Context, b *emitters.Batch) ([]emitters.Reject,
 		s.metrics.StepSeconds.WithLabelValues(s.opts.Name, name).Observe(time.Since(start).Seconds())
 	}
 	start := time.Now()
-	rows, rejects := warehouse.Rows(t, b.Records, time.Now().UTC())
-	var bytes int64
-	kept := rows[:0]
-	for _, row := range rows {
-		if err := warehouse.CheckPostgres(row.Values); err != nil {
-			rejects = append(rejects, emitters.Reject{Record: row.Record, Reason: ReasonUnsupported, Err: err})
-			continue
-		}
-		bytes += int64(len(row.Record.Key) + len(row.Record.Value))
-		kept = append(kept, row)
-	}
-	rows = kept
-	accepted := len(rows)
-	// The stage holds the newest change per key (UpsertSteps needs it unique).
-	rows, _ = warehouse.Newest(t, rows)
-	var live, deleted bool
-	if t.Kind == warehouse.KindState {
-		di := t.StageIndex(warehouse.ColDeleted)
-		for _, row := range rows {
-			if row.Values[di].(bool) {
-				deleted = true
-			} else {
-				live = true
-			}
-		}
-	}
+	prep := warehouse.Prepare(t, b.Records, time.Now().UTC(), ReasonUnsupported,
+		func(row warehouse.Row) error { return warehouse.CheckPostgres(row.Values) })
+	rows, rejects, accepted, bytes := prep.Rows, prep.Rejects, prep.Accepted, prep.Bytes
+	live, deleted := prep.Live, prep.Deleted
 	step(warehouse.StepPrepare, start)
 
 	tx, err := s.pool.Begin(ctx)
@@ -266,14 +244,7 @@ ON CONFLICT ("sink", "topic", "partition") DO UPDATE SET "topic_id" = EXCLUDED."
 	}
 	step(warehouse.StepCommit, start)
 
-	applied := counts[warehouse.KindInsert] + counts[warehouse.KindUpdate] + counts[warehouse.KindDelete]
-	counts[warehouse.KindStale] = int64(accepted) - applied
-	for _, k := range []string{warehouse.KindInsert, warehouse.KindUpdate, warehouse.KindDelete, warehouse.KindStale} {
-		if counts[k] > 0 {
-			s.metrics.Rows.WithLabelValues(s.opts.Name, t.Name, k).Add(float64(counts[k]))
-		}
-	}
-	s.metrics.LoadBytes.WithLabelValues(s.opts.Name, t.Name).Add(float64(bytes))
+	s.metrics.RecordFlush(s.opts.Name, t.Name, counts, accepted, bytes)
 	s.log.Debug("flushed", "table", t.Name, "partition", b.Partition, "first", b.First(), "last", b.Last(),
 		"rows", len(rows), "rejects", len(rejects), "insert", counts[warehouse.KindInsert],
 		"update", counts[warehouse.KindUpdate], "delete", counts[warehouse.KindDelete], "stale", counts[warehouse.KindStale])

@@ -283,43 +283,24 @@ func (s *Sink) flush(ctx context.Context, b *emitters.Batch) ([]emitters.Reject,
 	}
 	start := time.Now()
 	now := time.Now().UTC()
-	rows, rejects := warehouse.Rows(t, b.Records, now)
 	names := t.StageColumnNames()
-	lines := make(map[*kgo.Record][]byte, len(rows))
-	var bytes int64
-	kept := rows[:0]
-	for _, row := range rows {
-		err := checkRow(row.Values)
-		var line []byte
-		if err == nil {
-			line, err = appendJSONLine(nil, names, row.Values)
+	lines := make(map[*kgo.Record][]byte, len(b.Records))
+	prep := warehouse.Prepare(t, b.Records, now, ReasonUnsupported, func(row warehouse.Row) error {
+		if err := checkRow(row.Values); err != nil {
+			return err
 		}
+		line, err := appendJSONLine(nil, names, row.Values)
 		if err == nil && len(line) > MaxJSONRecordBytes {
 			err = fmt.Errorf("the stage row is %d bytes, more than COPY's %d for a JSON record", len(line), MaxJSONRecordBytes)
 		}
-		if err != nil {
-			rejects = append(rejects, emitters.Reject{Record: row.Record, Reason: ReasonUnsupported, Err: err})
-			continue
-		}
 		lines[row.Record] = line
-		bytes += int64(len(row.Record.Key) + len(row.Record.Value))
-		kept = append(kept, row)
-	}
-	accepted := len(kept)
-	// The stage holds the newest change per key (UpsertSteps needs it unique).
-	rows, _ = warehouse.Newest(t, kept)
+		return err
+	})
+	rows, rejects, accepted, bytes := prep.Rows, prep.Rejects, prep.Accepted, prep.Bytes
+	live, deleted := prep.Live, prep.Deleted
 	var body []byte
-	var live, deleted bool
-	di := t.StageIndex(warehouse.ColDeleted)
 	for _, row := range rows {
 		body = append(body, lines[row.Record]...)
-		if t.Kind == warehouse.KindState {
-			if row.Values[di].(bool) {
-				deleted = true
-			} else {
-				live = true
-			}
-		}
 	}
 	staged := len(rows)
 	step(warehouse.StepPrepare, start)
@@ -400,14 +381,7 @@ func (s *Sink) flush(ctx context.Context, b *emitters.Batch) ([]emitters.Reject,
 		s.log.Error("COPY loaded a different number of rows than were staged", "table", t.Name,
 			"partition", b.Partition, "first", b.First(), "copied", counts[1], "staged", staged)
 	}
-	applied := byKind[warehouse.KindInsert] + byKind[warehouse.KindUpdate] + byKind[warehouse.KindDelete]
-	byKind[warehouse.KindStale] = int64(accepted) - applied
-	for _, k := range []string{warehouse.KindInsert, warehouse.KindUpdate, warehouse.KindDelete, warehouse.KindStale} {
-		if byKind[k] > 0 {
-			s.metrics.Rows.WithLabelValues(s.opts.Name, t.Name, k).Add(float64(byKind[k]))
-		}
-	}
-	s.metrics.LoadBytes.WithLabelValues(s.opts.Name, t.Name).Add(float64(bytes))
+	s.metrics.RecordFlush(s.opts.Name, t.Name, byKind, accepted, bytes)
 	s.log.Debug("flushed", "table", t.Name, "partition", b.Partition, "first", b.First(), "last", b.Last(),
 		"rows", accepted, "staged", staged, "rejects", len(rejects), "insert", byKind[warehouse.KindInsert],
 		"update", byKind[warehouse.KindUpdate], "delete", byKind[warehouse.KindDelete], "stale", byKind[warehouse.KindStale])

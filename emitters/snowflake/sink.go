@@ -247,39 +247,22 @@ func (s *Sink) flush(ctx context.Context, b *emitters.Batch) ([]emitters.Reject,
 	}
 	start := time.Now()
 	now := time.Now().UTC()
-	rows, rejects := warehouse.Rows(t, b.Records, now)
 	names := t.StageColumnNames()
-	lines := make(map[*kgo.Record][]byte, len(rows))
-	var loaded int64
-	kept := rows[:0]
-	for _, row := range rows {
-		err := checkRow(row.Values)
-		var line []byte
-		if err == nil {
-			line, err = appendJSONLine(nil, names, row.Values)
+	lines := make(map[*kgo.Record][]byte, len(b.Records))
+	prep := warehouse.Prepare(t, b.Records, now, ReasonUnsupported, func(row warehouse.Row) error {
+		if err := checkRow(row.Values); err != nil {
+			return err
 		}
-		if err != nil {
-			rejects = append(rejects, emitters.Reject{Record: row.Record, Reason: ReasonUnsupported, Err: err})
-			continue
-		}
+		line, err := appendJSONLine(nil, names, row.Values)
 		lines[row.Record] = line
-		loaded += int64(len(row.Record.Key) + len(row.Record.Value))
-		kept = append(kept, row)
-	}
-	accepted := len(kept)
-	rows, _ = warehouse.Newest(t, kept) // UpsertSteps needs one row per key
-	f := Flush{Sink: s.opts.Name, Topic: b.Topic, TopicID: b.TopicID, Partition: b.Partition, Next: b.Last() + 1, Now: now}
+		return err
+	})
+	rows, rejects, accepted, loaded := prep.Rows, prep.Rejects, prep.Accepted, prep.Bytes
+	f := Flush{Sink: s.opts.Name, Topic: b.Topic, TopicID: b.TopicID, Partition: b.Partition, Next: b.Last() + 1, Now: now,
+		Live: prep.Live, Deleted: prep.Deleted}
 	var body []byte
-	di := t.StageIndex(warehouse.ColDeleted)
 	for _, row := range rows {
 		body = append(body, lines[row.Record]...)
-		if t.Kind == warehouse.KindState {
-			if row.Values[di].(bool) {
-				f.Deleted = true
-			} else {
-				f.Live = true
-			}
-		}
 	}
 	staged := len(rows)
 	step(warehouse.StepPrepare, start)
@@ -321,14 +304,7 @@ func (s *Sink) flush(ctx context.Context, b *emitters.Batch) ([]emitters.Reject,
 			byKind[st.Kind] += counts[i]
 		}
 	}
-	applied := byKind[warehouse.KindInsert] + byKind[warehouse.KindUpdate] + byKind[warehouse.KindDelete]
-	byKind[warehouse.KindStale] = int64(accepted) - applied
-	for _, k := range []string{warehouse.KindInsert, warehouse.KindUpdate, warehouse.KindDelete, warehouse.KindStale} {
-		if byKind[k] > 0 {
-			s.metrics.Rows.WithLabelValues(s.opts.Name, t.Name, k).Add(float64(byKind[k]))
-		}
-	}
-	s.metrics.LoadBytes.WithLabelValues(s.opts.Name, t.Name).Add(float64(loaded))
+	s.metrics.RecordFlush(s.opts.Name, t.Name, byKind, accepted, loaded)
 	s.log.Debug("flushed", "table", t.Name, "partition", b.Partition, "first", b.First(), "last", b.Last(),
 		"rows", accepted, "staged", staged, "rejects", len(rejects), "insert", byKind[warehouse.KindInsert],
 		"update", byKind[warehouse.KindUpdate], "delete", byKind[warehouse.KindDelete], "stale", byKind[warehouse.KindStale])
