@@ -1,0 +1,981 @@
+package interop
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"os"
+	"reflect"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	ddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
+	streamtypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
+	"github.com/aws/smithy-go/logging"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/streamhub/streamhub/pipeline"
+	"github.com/streamhub/streamhub/sources/dynamodb"
+	"github.com/streamhub/streamhub/state"
+	"github.com/streamhub/streamhub/topology"
+)
+
+// Number attributes at DynamoDB's limits: 38 significant digits, the largest and the
+// smallest magnitudes.
+const (
+	n38      = "12345678901234567890123456789012345678"
+	n38Frac  = "-0.12345678901234567890123456789012345678"
+	nMax     = "9.9999999999999999999999999999999999999E+125"
+	nMin     = "1E-130"
+	nPadded  = "1.500" // DynamoDB keeps numbers' value, not their spelling
+	nNegZero = "-0"
+)
+
+// interopTable is one DynamoDB Local table the test writes and checks.
+type interopTable struct {
+	name  string
+	keys  []string // the topology's keys: hash, then range
+	topic string
+	arn   string
+	// written holds every key ever written: encoded item key → view API query.
+	written map[string]url.Values
+}
+
+// TestBridgeAgainstDynamoDBLocal runs the bridge, the processor and the view API against
+// AWS's DynamoDB Local: two tables with NEW_AND_OLD_IMAGES streams, written through the
+// real SDK with every kind of write and every attribute type, before and while the
+// pipeline runs. The pipeline finds DynamoDB Local only through the SDK's standard
+// variables. At the end a full Scan of each table must equal the view API item by item,
+// every deleted key must read back deleted, and the CDC topics must hold every stream
+// record's eventID exactly once.
+func TestBridgeAgainstDynamoDBLocal(t *testing.T) {
+	began := time.Now()
+	endpoint := dynamoDBLocal(t)
+	t.Logf("DynamoDB Local answers at %s after %s", endpoint, time.Since(began).Round(time.Millisecond))
+	useAWSEnv(t, endpoint)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	awsCfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// DynamoDB Local sends no X-Amz-Crc32 header with its error responses, so the SDK
+	// logs "response did not match expected checksum, 0, …" for every write this test
+	// expects to be rejected; the warning says nothing about the data.
+	awsCfg.Logger = logging.Nop{}
+	db := ddb.NewFromConfig(awsCfg)
+	streams := dynamodbstreams.NewFromConfig(awsCfg)
+
+	users := &interopTable{name: "users", keys: []string{"pk", "sk"}, topic: "interop.users.cdc", written: map[string]url.Values{}}
+	items := &interopTable{name: "items", keys: []string{"id"}, topic: "interop.items.cdc", written: map[string]url.Values{}}
+	createTable(ctx, t, db, users, []types.AttributeDefinition{
+		{AttributeName: aws.String("pk"), AttributeType: types.ScalarAttributeTypeS},
+		{AttributeName: aws.String("sk"), AttributeType: types.ScalarAttributeTypeN},
+	})
+	createTable(ctx, t, db, items, []types.AttributeDefinition{
+		{AttributeName: aws.String("id"), AttributeType: types.ScalarAttributeTypeS},
+	})
+	w := &writer{t: t, ctx: ctx, db: db, users: users, items: items, rng: rand.New(rand.NewPCG(7, 9))}
+
+	// Before the pipeline starts: the bridge must read these from TRIM_HORIZON.
+	w.before()
+
+	p, err := pipeline.New(ctx, pipeline.Options{
+		Config: interopConfig(t), Roles: pipeline.Roles{Bridge: true, Process: true, Serve: true},
+		MemoryStorage: true, Logger: testLogger(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(runCtx) }()
+	stopped := false
+	stopPipeline := func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		stop()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("pipeline: %v", err)
+			}
+		case <-time.After(60 * time.Second):
+			t.Error("pipeline did not stop within 60s")
+		}
+	}
+	defer stopPipeline()
+
+	waitFor(t, "the bridge commits the first records", 90*time.Second, func() bool { return p.Status().Bridge.Records > 0 })
+	// While it runs.
+	w.during()
+	t.Logf("%d writes to DynamoDB Local (%d rejected); %s since start",
+		w.writes, w.rejected, time.Since(began).Round(time.Millisecond))
+
+	waitFor(t, "the view API ready", 90*time.Second, p.Ready)
+	cdc := newCDCReader(t, p, users, items)
+	defer cdc.close()
+
+	// The views are eventually consistent: wait until everything agrees, then report
+	// every difference that is left.
+	var diffs []string
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		cdc.poll(ctx, 300*time.Millisecond)
+		diffs = nil
+		for _, tb := range []*interopTable{users, items} {
+			diffs = append(diffs, cdc.diff(ctx, streams, tb)...)
+		}
+		if len(diffs) == 0 {
+			for _, tb := range []*interopTable{users, items} {
+				diffs = append(diffs, diffViews(ctx, t, db, p.API.Addr(), tb)...)
+			}
+		}
+		if len(diffs) == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	// A moment longer, to catch a duplicate that arrives late.
+	cdc.poll(ctx, time.Second)
+	for _, tb := range []*interopTable{users, items} {
+		diffs = append(diffs, cdc.diff(ctx, streams, tb)...)
+	}
+	for i, d := range diffs {
+		if i == 20 {
+			t.Errorf("... and %d more", len(diffs)-20)
+			break
+		}
+		t.Error(d)
+	}
+	st := p.Status()
+	t.Logf("bridged %d stream records (%d users, %d items in the tables; %d keys ever written); processed %d (applied %d, stale %d, duplicate %d, invalid %d)",
+		st.Bridge.Records, len(scan(ctx, t, db, users.name)), len(scan(ctx, t, db, items.name)),
+		len(users.written)+len(items.written), st.Applied+st.Stale+st.Duplicate+st.Invalid,
+		st.Applied, st.Stale, st.Duplicate, st.Invalid)
+	if st.Invalid > 0 {
+		t.Errorf("the processor found %d invalid records", st.Invalid)
+	}
+	for _, tb := range []*interopTable{users, items} {
+		logShards(ctx, t, streams, tb)
+	}
+	stopPipeline()
+	t.Logf("run time %s", time.Since(began).Round(time.Millisecond))
+}
+
+// interopConfig names no endpoint and no region: the SDK finds DynamoDB Local through
+// AWS_ENDPOINT_URL and AWS_REGION alone.
+func interopConfig(t *testing.T) *topology.Config {
+	t.Helper()
+	yaml := `env: interop
+kafka:
+  brokers: embedded
+  embedded_listen: 127.0.0.1:0
+tables:
+  - name: users
+    keys: [pk, sk]
+    partitions: 3
+  - name: items
+    keys: [id]
+    partitions: 2
+sources:
+  - type: dynamodb
+    table: users
+    poll_interval: 100ms
+  - type: dynamodb
+    table: items
+    poll_interval: 100ms
+bridge:
+  leases: 2
+  discovery_interval: 500ms
+  max_backoff: 1s
+api:
+  listen: 127.0.0.1:0
+`
+	cfg, err := topology.Parse("interop.yaml", []byte(yaml))
+	if err != nil {
+		t.Fatalf("%v\n%s", err, yaml)
+	}
+	return cfg
+}
+
+func createTable(ctx context.Context, t *testing.T, db *ddb.Client, tb *interopTable, defs []types.AttributeDefinition) {
+	t.Helper()
+	schema := []types.KeySchemaElement{{AttributeName: aws.String(tb.keys[0]), KeyType: types.KeyTypeHash}}
+	if len(tb.keys) > 1 {
+		schema = append(schema, types.KeySchemaElement{AttributeName: aws.String(tb.keys[1]), KeyType: types.KeyTypeRange})
+	}
+	_, err := db.CreateTable(ctx, &ddb.CreateTableInput{
+		TableName:            aws.String(tb.name),
+		AttributeDefinitions: defs,
+		KeySchema:            schema,
+		BillingMode:          types.BillingModePayPerRequest,
+		StreamSpecification: &types.StreamSpecification{
+			StreamEnabled: aws.Bool(true), StreamViewType: types.StreamViewTypeNewAndOldImages,
+		},
+	})
+	if err != nil {
+		t.Fatalf("create table %s: %v", tb.name, err)
+	}
+	out, err := db.DescribeTable(ctx, &ddb.DescribeTableInput{TableName: aws.String(tb.name)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Table.LatestStreamArn == nil {
+		t.Fatalf("table %s has no stream after CreateTable", tb.name)
+	}
+	tb.arn = *out.Table.LatestStreamArn
+	t.Logf("table %s: stream %s", tb.name, tb.arn)
+}
+
+// writer makes the changes, through the real SDK, and notes every key it touches.
+type writer struct {
+	t              *testing.T
+	ctx            context.Context
+	db             *ddb.Client
+	users, items   *interopTable
+	rng            *rand.Rand
+	writes         int
+	rejected       int
+	version        int
+	nextUser, next int
+}
+
+func s(v string) types.AttributeValue   { return &types.AttributeValueMemberS{Value: v} }
+func n(v string) types.AttributeValue   { return &types.AttributeValueMemberN{Value: v} }
+func nInt(v int) types.AttributeValue   { return n(strconv.Itoa(v)) }
+func bin(v []byte) types.AttributeValue { return &types.AttributeValueMemberB{Value: v} }
+
+func (w *writer) userKey(i, sk int) map[string]types.AttributeValue {
+	pk := fmt.Sprintf("user#%d", i)
+	w.note(w.users, map[string]types.AttributeValue{"pk": s(pk), "sk": nInt(sk)}, url.Values{"pk": {pk}, "sk": {strconv.Itoa(sk)}})
+	return map[string]types.AttributeValue{"pk": s(pk), "sk": nInt(sk)}
+}
+
+func (w *writer) itemKey(i int) map[string]types.AttributeValue {
+	id := fmt.Sprintf("item#%d", i)
+	w.note(w.items, map[string]types.AttributeValue{"id": s(id)}, url.Values{"id": {id}})
+	return map[string]types.AttributeValue{"id": s(id)}
+}
+
+func (w *writer) note(tb *interopTable, key map[string]types.AttributeValue, q url.Values) {
+	k, err := state.EncodeKey(toImage(w.t, key), tb.keys)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	tb.written[k] = q
+}
+
+func with(key map[string]types.AttributeValue, attrs map[string]types.AttributeValue) map[string]types.AttributeValue {
+	out := make(map[string]types.AttributeValue, len(key)+len(attrs))
+	for k, v := range attrs {
+		out[k] = v
+	}
+	for k, v := range key {
+		out[k] = v
+	}
+	return out
+}
+
+func (w *writer) user(i, sk int) map[string]types.AttributeValue {
+	w.version++
+	return with(w.userKey(i, sk), map[string]types.AttributeValue{
+		"name":    s(fmt.Sprintf("User %d — ünïcode ✓", i)),
+		"score":   nInt(w.rng.IntN(1_000_000)),
+		"ratio":   n(fmt.Sprintf("0.%d", w.rng.IntN(1000)+1)),
+		"tags":    &types.AttributeValueMemberSS{Value: []string{"a", strconv.Itoa(w.rng.IntN(5) + 1)}},
+		"active":  &types.AttributeValueMemberBOOL{Value: w.rng.IntN(2) == 0},
+		"version": nInt(w.version),
+	})
+}
+
+// fullItem uses every attribute type, nested, with numbers at DynamoDB's limits.
+func (w *writer) fullItem(i int) map[string]types.AttributeValue {
+	w.version++
+	raw := make([]byte, 1+w.rng.IntN(40))
+	for j := range raw {
+		raw[j] = byte(w.rng.IntN(256))
+	}
+	return with(w.itemKey(i), map[string]types.AttributeValue{
+		"s":       s(fmt.Sprintf("item %d \"quoted\" <tag> & \\ \t\n ✓ 😀", i)),
+		"empty":   s(""),
+		"n38":     n(n38),
+		"n38frac": n(n38Frac),
+		"nmax":    n(nMax),
+		"nmin":    n(nMin),
+		"npadded": n(nPadded),
+		"nnegz":   n(nNegZero),
+		"count":   nInt(w.rng.IntN(100)),
+		"b":       bin(raw),
+		"bempty":  bin([]byte{}),
+		"t":       &types.AttributeValueMemberBOOL{Value: true},
+		"f":       &types.AttributeValueMemberBOOL{Value: false},
+		"null":    &types.AttributeValueMemberNULL{Value: true},
+		"ss":      &types.AttributeValueMemberSS{Value: []string{"x", "y", fmt.Sprintf("item-%d", i), "ünï"}},
+		"ns":      &types.AttributeValueMemberNS{Value: []string{"1", "2.5", "-3", n38, "1E+10"}},
+		"bs":      &types.AttributeValueMemberBS{Value: [][]byte{{0}, {1, 2, 3}, {0xff, 0xfe}, raw}},
+		"l": &types.AttributeValueMemberL{Value: []types.AttributeValue{
+			s("first"), n("-1.25"), &types.AttributeValueMemberBOOL{Value: true}, &types.AttributeValueMemberNULL{Value: true},
+			bin([]byte("bytes")), &types.AttributeValueMemberL{Value: []types.AttributeValue{n(n38), s("inner")}},
+			&types.AttributeValueMemberM{Value: map[string]types.AttributeValue{"k": s("v")}},
+			&types.AttributeValueMemberL{Value: []types.AttributeValue{}},
+		}},
+		"m": &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{
+			"name": s("nested"),
+			"deep": &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{
+				"n":      n(n38Frac),
+				"ss":     &types.AttributeValueMemberSS{Value: []string{"p", "q"}},
+				"deeper": &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{"x": &types.AttributeValueMemberNULL{Value: true}}},
+			}},
+			"nums":               &types.AttributeValueMemberL{Value: []types.AttributeValue{nInt(1), nInt(2)}},
+			"empty":              &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{}},
+			"with.dot and space": s("odd name"),
+		}},
+		"version": nInt(w.version),
+	})
+}
+
+func (w *writer) must(what string, err error) {
+	w.t.Helper()
+	if err != nil {
+		w.t.Fatalf("%s: %v", what, err)
+	}
+	w.writes++
+}
+
+func (w *writer) put(table string, item map[string]types.AttributeValue) {
+	w.t.Helper()
+	_, err := w.db.PutItem(w.ctx, &ddb.PutItemInput{TableName: aws.String(table), Item: item})
+	w.must("PutItem "+table, err)
+}
+
+func (w *writer) del(table string, key map[string]types.AttributeValue) {
+	w.t.Helper()
+	_, err := w.db.DeleteItem(w.ctx, &ddb.DeleteItemInput{TableName: aws.String(table), Key: key, ReturnValues: types.ReturnValueAllOld})
+	w.must("DeleteItem "+table, err)
+}
+
+// conditionFails expects err to be the condition's rejection.
+func (w *writer) conditionFails(what string, err error) {
+	w.t.Helper()
+	var ccf *types.ConditionalCheckFailedException
+	if !errors.As(err, &ccf) {
+		w.t.Fatalf("%s: want ConditionalCheckFailedException, got %v", what, err)
+	}
+	w.rejected++
+}
+
+// before writes the tables' first content, before the pipeline starts.
+func (w *writer) before() {
+	for i := range 20 {
+		for sk := 1; sk <= 3; sk++ {
+			w.put("users", w.user(i, sk))
+		}
+	}
+	w.nextUser = 20
+	for i := range 12 {
+		w.put("items", w.fullItem(i))
+	}
+	w.next = 12
+	w.updates()
+	// Delete, then re-create the same key.
+	w.del("items", w.itemKey(0))
+	w.put("items", w.fullItem(0))
+	w.del("users", w.userKey(0, 1))
+	w.put("users", w.user(0, 1))
+	w.del("users", w.userKey(1, 2)) // transact's failing check needs it gone
+}
+
+// during writes while the pipeline runs: every kind of write, then a random mix.
+func (w *writer) during() {
+	w.updates()
+	w.conditional()
+	w.batch()
+	w.transact()
+	// Delete then re-create, twice in a row, and a delete of a key that never existed
+	// (no stream record).
+	for range 2 {
+		w.del("items", w.itemKey(1))
+		w.put("items", w.fullItem(1))
+	}
+	w.del("users", w.userKey(2, 3))
+	w.put("users", w.user(2, 3))
+	w.del("items", w.itemKey(999))
+	// A put that changes nothing: DynamoDB, and DynamoDB Local, write no stream record.
+	same := w.fullItem(5)
+	w.put("items", same)
+	w.put("items", same)
+
+	for range 300 {
+		switch r := w.rng.IntN(10); {
+		case r < 4:
+			w.put("users", w.user(w.rng.IntN(w.nextUser+5), 1+w.rng.IntN(3)))
+		case r < 6:
+			_, err := w.db.UpdateItem(w.ctx, &ddb.UpdateItemInput{
+				TableName:                 aws.String("users"),
+				Key:                       w.userKey(w.rng.IntN(w.nextUser), 1+w.rng.IntN(3)),
+				UpdateExpression:          aws.String("SET score = if_not_exists(score, :zero) + :d, #n = :name ADD visits :one"),
+				ExpressionAttributeNames:  map[string]string{"#n": "name"},
+				ExpressionAttributeValues: map[string]types.AttributeValue{":zero": nInt(0), ":d": nInt(w.rng.IntN(100) - 50), ":name": s(fmt.Sprintf("renamed %d", w.rng.IntN(100))), ":one": nInt(1)},
+			})
+			w.must("UpdateItem users", err)
+		case r < 7:
+			w.del("users", w.userKey(w.rng.IntN(w.nextUser), 1+w.rng.IntN(3)))
+		case r < 8:
+			w.put("items", w.fullItem(w.rng.IntN(w.next+3)))
+		case r < 9:
+			_, err := w.db.UpdateItem(w.ctx, &ddb.UpdateItemInput{
+				TableName:                 aws.String("items"),
+				Key:                       w.itemKey(w.rng.IntN(w.next)),
+				UpdateExpression:          aws.String("SET m.deep.n = :n, #c = if_not_exists(#c, :zero) + :one ADD ns :ns"),
+				ExpressionAttributeNames:  map[string]string{"#c": "count"},
+				ExpressionAttributeValues: map[string]types.AttributeValue{":n": n(fmt.Sprintf("%d.%d", w.rng.IntN(1000), w.rng.IntN(1000))), ":zero": nInt(0), ":one": nInt(1), ":ns": &types.AttributeValueMemberNS{Value: []string{strconv.Itoa(w.rng.IntN(50))}}},
+			})
+			if err != nil && strings.Contains(err.Error(), "document path") {
+				// m.deep.n needs m.deep: a deleted item, re-created by this update, has
+				// none, and DynamoDB rejects the whole update.
+				w.rejected++
+				continue
+			}
+			w.must("UpdateItem items", err)
+		default:
+			w.del("items", w.itemKey(w.rng.IntN(w.next)))
+		}
+	}
+}
+
+// updates changes items with update expressions: SET (nested paths, list_append,
+// arithmetic, list elements), REMOVE, ADD to numbers and sets, DELETE from sets.
+func (w *writer) updates() {
+	upd := func(table string, key map[string]types.AttributeValue, expr string, names map[string]string, values map[string]types.AttributeValue) {
+		w.t.Helper()
+		in := &ddb.UpdateItemInput{TableName: aws.String(table), Key: key, UpdateExpression: aws.String(expr),
+			ReturnValues: types.ReturnValueAllNew}
+		if len(names) > 0 {
+			in.ExpressionAttributeNames = names
+		}
+		if len(values) > 0 {
+			in.ExpressionAttributeValues = values
+		}
+		_, err := w.db.UpdateItem(w.ctx, in)
+		w.must("UpdateItem "+table+" "+expr, err)
+	}
+	upd("items", w.itemKey(2),
+		"SET #s = :s, m.deep.n = :n, l = list_append(l, :more), m.#odd = :odd ADD #c :one, ss :newss, ns :newns DELETE bs :oldbs REMOVE #null, m.nums[0]",
+		map[string]string{"#s": "s", "#c": "count", "#null": "null", "#odd": "with.dot and space"},
+		map[string]types.AttributeValue{
+			":s": s("updated"), ":n": n("98765432109876543210987654321098765432"), ":one": nInt(1),
+			":more": &types.AttributeValueMemberL{Value: []types.AttributeValue{s("appended"), n(n38Frac)}},
+			":odd":  s("changed"), ":newss": &types.AttributeValueMemberSS{Value: []string{"added"}},
+			":newns": &types.AttributeValueMemberNS{Value: []string{"42", "0.001"}},
+			":oldbs": &types.AttributeValueMemberBS{Value: [][]byte{{0}, {0xff, 0xfe}}},
+		})
+	upd("items", w.itemKey(3), "SET l[0] = :x, m.deep.ss = :ss, n38 = n38 + :one REMOVE l[1], m.deep.deeper",
+		nil, map[string]types.AttributeValue{":x": &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{"replaced": &types.AttributeValueMemberBOOL{Value: true}}},
+			":ss": &types.AttributeValueMemberSS{Value: []string{"only"}}, ":one": nInt(1)})
+	// DELETE removing a whole set removes the attribute.
+	upd("items", w.itemKey(4), "DELETE ss :all", nil, map[string]types.AttributeValue{
+		":all": &types.AttributeValueMemberSS{Value: []string{"x", "y", "item-4", "ünï"}}})
+	// An update of an item that does not exist creates it.
+	w.next++
+	upd("items", w.itemKey(w.next-1), "SET created_by = :u, nums = :ns", nil, map[string]types.AttributeValue{
+		":u": s("update"), ":ns": &types.AttributeValueMemberNS{Value: []string{nMin, nMax}}})
+	upd("users", w.userKey(3, 1), "SET score = score + :d, #n = :name ADD visits :one REMOVE ratio",
+		map[string]string{"#n": "name"}, map[string]types.AttributeValue{":d": nInt(-7), ":name": s("renamed"), ":one": nInt(1)})
+}
+
+// conditional makes conditional writes: some pass, some are rejected (and leave no
+// stream record).
+func (w *writer) conditional() {
+	// Rejected: the item exists.
+	_, err := w.db.PutItem(w.ctx, &ddb.PutItemInput{TableName: aws.String("items"), Item: w.fullItem(6),
+		ConditionExpression: aws.String("attribute_not_exists(id)")})
+	w.conditionFails("PutItem attribute_not_exists on an existing item", err)
+	// Passes: a new item.
+	w.next++
+	_, err = w.db.PutItem(w.ctx, &ddb.PutItemInput{TableName: aws.String("items"), Item: w.fullItem(w.next - 1),
+		ConditionExpression: aws.String("attribute_not_exists(id)")})
+	w.must("conditional PutItem of a new item", err)
+	// Optimistic locking on version: the right version passes, a stale one is rejected.
+	out, err := w.db.GetItem(w.ctx, &ddb.GetItemInput{TableName: aws.String("items"), Key: w.itemKey(7), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	cur := out.Item["version"]
+	_, err = w.db.UpdateItem(w.ctx, &ddb.UpdateItemInput{TableName: aws.String("items"), Key: w.itemKey(7),
+		UpdateExpression:          aws.String("SET version = version + :one, s = :s"),
+		ConditionExpression:       aws.String("version = :cur"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":one": nInt(1), ":s": s("locked update"), ":cur": cur}})
+	w.must("UpdateItem with the current version", err)
+	_, err = w.db.UpdateItem(w.ctx, &ddb.UpdateItemInput{TableName: aws.String("items"), Key: w.itemKey(7),
+		UpdateExpression:          aws.String("SET version = version + :one, s = :s"),
+		ConditionExpression:       aws.String("version = :cur"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":one": nInt(1), ":s": s("lost update"), ":cur": cur}})
+	w.conditionFails("UpdateItem with a stale version", err)
+	// A conditional delete that is rejected, then one that passes.
+	_, err = w.db.DeleteItem(w.ctx, &ddb.DeleteItemInput{TableName: aws.String("users"), Key: w.userKey(4, 1),
+		ConditionExpression: aws.String("attribute_not_exists(pk)")})
+	w.conditionFails("DeleteItem attribute_not_exists", err)
+	_, err = w.db.DeleteItem(w.ctx, &ddb.DeleteItemInput{TableName: aws.String("users"), Key: w.userKey(4, 2),
+		ConditionExpression: aws.String("attribute_exists(pk)")})
+	w.must("conditional DeleteItem", err)
+}
+
+// batch writes with BatchWriteItem: 25 requests at a time, puts and deletes over both
+// tables, retrying what DynamoDB leaves unprocessed.
+func (w *writer) batch() {
+	reqs := map[string][]types.WriteRequest{}
+	for i := range 30 {
+		reqs["users"] = append(reqs["users"], types.WriteRequest{PutRequest: &types.PutRequest{Item: w.user(w.nextUser+i, 1)}})
+	}
+	w.nextUser += 30
+	for i := 5; i < 15; i++ {
+		reqs["users"] = append(reqs["users"], types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: w.userKey(i, 3)}})
+	}
+	for i := range 6 {
+		reqs["items"] = append(reqs["items"], types.WriteRequest{PutRequest: &types.PutRequest{Item: w.fullItem(w.next + i)}})
+	}
+	w.next += 6
+	reqs["items"] = append(reqs["items"], types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: w.itemKey(8)}})
+
+	// Flatten into batches of at most 25 requests.
+	type req struct {
+		table string
+		r     types.WriteRequest
+	}
+	var all []req
+	for _, table := range []string{"users", "items"} {
+		for _, r := range reqs[table] {
+			all = append(all, req{table, r})
+		}
+	}
+	for len(all) > 0 {
+		k := min(25, len(all))
+		in := map[string][]types.WriteRequest{}
+		for _, r := range all[:k] {
+			in[r.table] = append(in[r.table], r.r)
+		}
+		all = all[k:]
+		for len(in) > 0 {
+			out, err := w.db.BatchWriteItem(w.ctx, &ddb.BatchWriteItemInput{RequestItems: in})
+			w.must("BatchWriteItem", err)
+			in = out.UnprocessedItems
+		}
+	}
+}
+
+// transact writes with TransactWriteItems: a put, an update, a delete and a condition
+// check in one transaction, then a transaction whose check fails (nothing is written).
+func (w *writer) transact() {
+	_, err := w.db.TransactWriteItems(w.ctx, &ddb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Put: &types.Put{TableName: aws.String("items"), Item: w.fullItem(9)}},
+		{Update: &types.Update{TableName: aws.String("users"), Key: w.userKey(15, 1),
+			UpdateExpression:          aws.String("SET score = :s ADD tags :t"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":s": n(n38), ":t": &types.AttributeValueMemberSS{Value: []string{"tx"}}}}},
+		{Delete: &types.Delete{TableName: aws.String("items"), Key: w.itemKey(10)}},
+		{ConditionCheck: &types.ConditionCheck{TableName: aws.String("users"), Key: w.userKey(16, 1),
+			ConditionExpression: aws.String("attribute_exists(pk)")}},
+	}})
+	w.must("TransactWriteItems", err)
+	_, err = w.db.TransactWriteItems(w.ctx, &ddb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Put: &types.Put{TableName: aws.String("items"), Item: w.fullItem(11)}},
+		{ConditionCheck: &types.ConditionCheck{TableName: aws.String("users"), Key: w.userKey(1, 2),
+			ConditionExpression: aws.String("attribute_exists(pk)")}}, // deleted before the pipeline started
+	}})
+	var canceled *types.TransactionCanceledException
+	if !errors.As(err, &canceled) {
+		w.t.Fatalf("TransactWriteItems with a failing check: want TransactionCanceledException, got %v", err)
+	}
+	w.rejected++
+}
+
+// toImage converts an item of the DynamoDB API (not Streams) to streamhub's attribute
+// values, as sources/dynamodb's toAttr does for stream records.
+func toImage(t *testing.T, m map[string]types.AttributeValue) map[string]state.AttributeValue {
+	t.Helper()
+	out := make(map[string]state.AttributeValue, len(m))
+	for name, av := range m {
+		out[name] = toAttr(t, av)
+	}
+	return out
+}
+
+func toAttr(t *testing.T, av types.AttributeValue) state.AttributeValue {
+	t.Helper()
+	switch v := av.(type) {
+	case *types.AttributeValueMemberS:
+		return state.StringValue(v.Value)
+	case *types.AttributeValueMemberN:
+		return state.NumberValue(v.Value)
+	case *types.AttributeValueMemberB:
+		return state.BinaryValue(v.Value)
+	case *types.AttributeValueMemberBOOL:
+		return state.BoolValue(v.Value)
+	case *types.AttributeValueMemberNULL:
+		return state.NullValue()
+	case *types.AttributeValueMemberSS:
+		return state.StringSetValue(v.Value...)
+	case *types.AttributeValueMemberNS:
+		return state.NumberSetValue(v.Value...)
+	case *types.AttributeValueMemberBS:
+		return state.BinarySetValue(v.Value...)
+	case *types.AttributeValueMemberL:
+		l := make([]state.AttributeValue, len(v.Value))
+		for i, e := range v.Value {
+			l[i] = toAttr(t, e)
+		}
+		return state.ListValue(l...)
+	case *types.AttributeValueMemberM:
+		return state.MapValue(toImage(t, v.Value))
+	default:
+		t.Fatalf("unexpected attribute value %T", av)
+		return state.AttributeValue{}
+	}
+}
+
+// scan reads the whole table, consistently.
+func scan(ctx context.Context, t *testing.T, db *ddb.Client, table string) []map[string]types.AttributeValue {
+	t.Helper()
+	var out []map[string]types.AttributeValue
+	p := ddb.NewScanPaginator(db, &ddb.ScanInput{TableName: aws.String(table), ConsistentRead: aws.Bool(true)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			t.Fatalf("scan %s: %v", table, err)
+		}
+		out = append(out, page.Items...)
+	}
+	return out
+}
+
+// diffViews compares a full Scan of the table with the view API, item by item and
+// attribute by attribute, and checks that every other key ever written reads back
+// deleted or absent.
+func diffViews(ctx context.Context, t *testing.T, db *ddb.Client, addr string, tb *interopTable) []string {
+	t.Helper()
+	var diffs []string
+	live := map[string]bool{}
+	for _, raw := range scan(ctx, t, db, tb.name) {
+		item := toImage(t, raw)
+		key, err := state.EncodeKey(item, tb.keys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		live[key] = true
+		q := tb.written[key]
+		if q == nil {
+			diffs = append(diffs, fmt.Sprintf("%s %s: in the table but never written by the test", tb.name, key))
+			continue
+		}
+		code, body := get(t, addr, "/v1/tables/"+tb.name+"/item", q)
+		if code != http.StatusOK {
+			diffs = append(diffs, fmt.Sprintf("%s %s: view API status %d: %s", tb.name, key, code, body))
+			continue
+		}
+		got := decode(t, body)
+		if got["deleted"] != false {
+			diffs = append(diffs, fmt.Sprintf("%s %s: deleted = %v, the table holds it", tb.name, key, got["deleted"]))
+			continue
+		}
+		if gk, _ := json.Marshal(got["key"]); string(gk) != key {
+			diffs = append(diffs, fmt.Sprintf("%s %s: view key %s", tb.name, key, gk))
+		}
+		diffs = append(diffs, diffAttr(tb.name+" "+key, state.MapValue(item), got["item"])...)
+	}
+	for key, q := range tb.written {
+		if live[key] {
+			continue
+		}
+		q2 := url.Values{"include_deleted": {"true"}}
+		for k, v := range q {
+			q2[k] = v
+		}
+		code, body := get(t, addr, "/v1/tables/"+tb.name+"/item", q2)
+		switch {
+		case code == http.StatusNotFound:
+		case code != http.StatusOK:
+			diffs = append(diffs, fmt.Sprintf("%s %s: view API status %d: %s", tb.name, key, code, body))
+		case decode(t, body)["deleted"] != true:
+			diffs = append(diffs, fmt.Sprintf("%s %s: not in the table, but the view holds it: %s", tb.name, key, body))
+		}
+	}
+	return diffs
+}
+
+// diffAttr compares an attribute value with its plain JSON from the view API (decoded
+// with UseNumber): numbers as json.Number text exactly as state.ToPlainJSON writes them,
+// sets in any order, maps and lists attribute by attribute.
+func diffAttr(path string, want state.AttributeValue, got any) []string {
+	switch want.Type {
+	case state.TypeM:
+		gm, ok := got.(map[string]any)
+		if !ok {
+			return []string{fmt.Sprintf("%s: got %T %v, want a map", path, got, got)}
+		}
+		var diffs []string
+		for _, name := range slices.Sorted(maps.Keys(want.M)) {
+			g, ok := gm[name]
+			if !ok {
+				diffs = append(diffs, fmt.Sprintf("%s.%s: missing from the view", path, name))
+				continue
+			}
+			diffs = append(diffs, diffAttr(path+"."+name, want.M[name], g)...)
+		}
+		for _, name := range slices.Sorted(maps.Keys(gm)) {
+			if _, ok := want.M[name]; !ok {
+				diffs = append(diffs, fmt.Sprintf("%s.%s: in the view (%v), not in the table", path, name, gm[name]))
+			}
+		}
+		return diffs
+	case state.TypeL:
+		gl, ok := got.([]any)
+		if !ok || len(gl) != len(want.L) {
+			return []string{fmt.Sprintf("%s: got %v, want a list of %d", path, got, len(want.L))}
+		}
+		var diffs []string
+		for i := range want.L {
+			diffs = append(diffs, diffAttr(fmt.Sprintf("%s[%d]", path, i), want.L[i], gl[i])...)
+		}
+		return diffs
+	}
+	plain, err := want.PlainJSON()
+	if err != nil {
+		return []string{fmt.Sprintf("%s: %v", path, err)}
+	}
+	w := decodeAny(plain)
+	if want.Type == state.TypeSS || want.Type == state.TypeNS || want.Type == state.TypeBS {
+		w, got = sortedSet(w), sortedSet(got)
+	}
+	if !reflect.DeepEqual(w, got) {
+		return []string{fmt.Sprintf("%s (%s): view %v, table %s", path, want.Type, got, plain)}
+	}
+	return nil
+}
+
+func sortedSet(v any) any {
+	l, ok := v.([]any)
+	if !ok {
+		return v
+	}
+	l = slices.Clone(l)
+	sort.Slice(l, func(i, j int) bool { return fmt.Sprint(l[i]) < fmt.Sprint(l[j]) })
+	return l
+}
+
+func decodeAny(b []byte) any {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return fmt.Sprintf("undecodable %s: %v", b, err)
+	}
+	return v
+}
+
+func decode(t *testing.T, b []byte) map[string]any {
+	t.Helper()
+	m, ok := decodeAny(b).(map[string]any)
+	if !ok {
+		t.Fatalf("not a JSON object: %s", b)
+	}
+	return m
+}
+
+func get(t *testing.T, addr, path string, q url.Values) (int, []byte) {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + path + "?" + q.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, body
+}
+
+// cdcReader reads the CDC topics (read_committed) from the start and counts each
+// record's eventID.
+type cdcReader struct {
+	t      *testing.T
+	cl     *kgo.Client
+	topics map[string]*interopTable
+	// ids counts eventIDs per table; bad lists records that do not look right.
+	ids map[string]map[string]int
+	bad []string
+}
+
+func newCDCReader(t *testing.T, p *pipeline.Pipeline, tables ...*interopTable) *cdcReader {
+	t.Helper()
+	r := &cdcReader{t: t, topics: map[string]*interopTable{}, ids: map[string]map[string]int{}}
+	var topics []string
+	for _, tb := range tables {
+		r.topics[tb.topic] = tb
+		r.ids[tb.name] = map[string]int{}
+		topics = append(topics, tb.topic)
+	}
+	cl, err := p.Conn().Client(kgo.ConsumeTopics(topics...), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.cl = cl
+	return r
+}
+
+func (r *cdcReader) close() { r.cl.Close() }
+
+// poll reads what the topics hold for about d.
+func (r *cdcReader) poll(ctx context.Context, d time.Duration) {
+	end := time.Now().Add(d)
+	for time.Now().Before(end) {
+		pctx, cancel := context.WithDeadline(ctx, end)
+		fs := r.cl.PollFetches(pctx)
+		cancel()
+		fs.EachRecord(func(rec *kgo.Record) {
+			tb := r.topics[rec.Topic]
+			var v struct {
+				EventID        string `json:"eventID"`
+				EventSourceARN string `json:"eventSourceARN"`
+				DynamoDB       struct {
+					SequenceNumber string `json:"SequenceNumber"`
+				} `json:"dynamodb"`
+			}
+			if err := json.Unmarshal(rec.Value, &v); err != nil || v.EventID == "" {
+				r.bad = append(r.bad, fmt.Sprintf("%s offset %d: no eventID (%v): %s", rec.Topic, rec.Offset, err, rec.Value))
+				return
+			}
+			r.ids[tb.name][v.EventID]++
+			if v.EventSourceARN != tb.arn {
+				r.bad = append(r.bad, fmt.Sprintf("%s offset %d: eventSourceARN %q, want %q", rec.Topic, rec.Offset, v.EventSourceARN, tb.arn))
+			}
+			for _, h := range rec.Headers {
+				if h.Key == dynamodb.HeaderSequence && string(h.Value) != v.DynamoDB.SequenceNumber {
+					r.bad = append(r.bad, fmt.Sprintf("%s offset %d: header %s %q, record %q", rec.Topic, rec.Offset, h.Key, h.Value, v.DynamoDB.SequenceNumber))
+				}
+			}
+		})
+	}
+}
+
+// diff compares the eventIDs of the table's CDC topic with those of its stream, read
+// independently of the bridge through the real SDK: each must be there exactly once.
+func (r *cdcReader) diff(ctx context.Context, streams *dynamodbstreams.Client, tb *interopTable) []string {
+	want, err := streamEventIDs(ctx, streams, tb.arn)
+	if err != nil {
+		return []string{fmt.Sprintf("%s: read the stream: %v", tb.name, err)}
+	}
+	diffs := slices.Clone(r.bad)
+	got := r.ids[tb.name]
+	missing, doubled, unknown := 0, 0, 0
+	for id := range want {
+		if got[id] == 0 {
+			missing++
+		}
+	}
+	for id, k := range got {
+		if k > 1 {
+			doubled++
+			diffs = append(diffs, fmt.Sprintf("%s: eventID %s %d times in the CDC topic", tb.name, id, k))
+		}
+		if !want[id] {
+			unknown++
+		}
+	}
+	if missing+doubled+unknown > 0 {
+		diffs = append(diffs, fmt.Sprintf("%s: the CDC topic holds %d eventIDs for %d stream records: %d missing, %d more than once, %d not in the stream",
+			tb.name, len(got), len(want), missing, doubled, unknown))
+	}
+	return diffs
+}
+
+// streamEventIDs reads every shard of the stream from TRIM_HORIZON to its end (an open
+// shard: to the first empty GetRecords) and returns the eventIDs.
+func streamEventIDs(ctx context.Context, api *dynamodbstreams.Client, arn string) (map[string]bool, error) {
+	var shards []streamtypes.Shard
+	var start *string
+	for {
+		out, err := api.DescribeStream(ctx, &dynamodbstreams.DescribeStreamInput{StreamArn: aws.String(arn), ExclusiveStartShardId: start})
+		if err != nil {
+			return nil, err
+		}
+		shards = append(shards, out.StreamDescription.Shards...)
+		if out.StreamDescription.LastEvaluatedShardId == nil {
+			break
+		}
+		start = out.StreamDescription.LastEvaluatedShardId
+	}
+	ids := map[string]bool{}
+	for _, sh := range shards {
+		it, err := api.GetShardIterator(ctx, &dynamodbstreams.GetShardIteratorInput{StreamArn: aws.String(arn),
+			ShardId: sh.ShardId, ShardIteratorType: streamtypes.ShardIteratorTypeTrimHorizon})
+		if err != nil {
+			return nil, err
+		}
+		iter := it.ShardIterator
+		for iter != nil {
+			out, err := api.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: iter})
+			if err != nil {
+				return nil, err
+			}
+			for _, rec := range out.Records {
+				ids[aws.ToString(rec.EventID)] = true
+			}
+			if len(out.Records) == 0 {
+				break
+			}
+			iter = out.NextShardIterator
+		}
+	}
+	return ids, nil
+}
+
+// logShards logs what DynamoDB Local's DescribeStream says of the stream's shards.
+func logShards(ctx context.Context, t *testing.T, api *dynamodbstreams.Client, tb *interopTable) {
+	t.Helper()
+	out, err := api.DescribeStream(ctx, &dynamodbstreams.DescribeStreamInput{StreamArn: aws.String(tb.arn)})
+	if err != nil {
+		t.Logf("describe stream %s: %v", tb.arn, err)
+		return
+	}
+	for _, sh := range out.StreamDescription.Shards {
+		r := sh.SequenceNumberRange
+		t.Logf("%s: shard %s (parent %q) sequence numbers %s..%s", tb.name, aws.ToString(sh.ShardId),
+			aws.ToString(sh.ParentShardId), aws.ToString(r.StartingSequenceNumber), aws.ToString(r.EndingSequenceNumber))
+	}
+}
+
+func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func testLogger() *slog.Logger {
+	level := slog.LevelWarn
+	if os.Getenv("STREAMHUB_TEST_DEBUG") != "" {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+}
