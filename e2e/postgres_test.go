@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"sort"
 	"sync/atomic"
 	"testing"
@@ -15,30 +14,22 @@ import (
 
 	"github.com/streamhub/streamhub/emitters"
 	"github.com/streamhub/streamhub/emitters/postgres"
+	"github.com/streamhub/streamhub/internal/pgtest"
 	"github.com/streamhub/streamhub/pipeline"
 	"github.com/streamhub/streamhub/sources/dynamodb"
 	"github.com/streamhub/streamhub/topology"
 )
 
-const defaultPGDSN = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-
 // pgConn connects to the test PostgreSQL: skipped loudly on a laptop without one, a
 // failure in CI (CI=true).
 func pgConn(t *testing.T) (string, *pgx.Conn) {
 	t.Helper()
-	dsn := os.Getenv("STREAMHUB_TEST_PG_DSN")
-	if dsn == "" {
-		dsn = defaultPGDSN
-	}
+	dsn := pgtest.DSN()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
-		msg := fmt.Sprintf("!!! PostgreSQL is not reachable at %s (set STREAMHUB_TEST_PG_DSN): %v", dsn, err)
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		pgtest.Unreachable(t, err, t.Name())
 	}
 	t.Cleanup(func() { conn.Close(context.Background()) })
 	return dsn, conn

@@ -3,9 +3,6 @@ package postgres
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"math/rand/v2"
-	"os"
 	"reflect"
 	"testing"
 	"time"
@@ -15,46 +12,16 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamhub/streamhub/emitters"
+	"github.com/streamhub/streamhub/internal/pgtest"
 	"github.com/streamhub/streamhub/state"
 )
 
-const defaultDSN = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-
-func testDSN() string {
-	if dsn := os.Getenv("STREAMHUB_TEST_PG_DSN"); dsn != "" {
-		return dsn
-	}
-	return defaultDSN
-}
+func testDSN() string { return pgtest.DSN() }
 
 // testDB connects to the test PostgreSQL and creates a fresh schema, dropped at cleanup.
-// Without PostgreSQL the test skips loudly, or fails when CI=true.
 func testDB(t testing.TB) (*pgxpool.Pool, string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	pool, err := pgxpool.New(ctx, testDSN())
-	if err == nil {
-		err = pool.Ping(ctx)
-	}
-	if err != nil {
-		msg := fmt.Sprintf("!!! PostgreSQL is not reachable (STREAMHUB_TEST_PG_DSN or %s): %v", defaultDSN, err)
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg + " — SKIPPING the PostgreSQL tests")
-	}
-	schema := fmt.Sprintf("t_%016x", rand.Uint64())
-	if _, err := pool.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if _, err := pool.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("drop schema: %v", err)
-		}
-		pool.Close()
-	})
-	return pool, schema
+	return pgtest.Schema(t, "the PostgreSQL tests")
 }
 
 func newSink(t testing.TB, o Options) *Sink {

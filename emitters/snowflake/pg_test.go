@@ -20,6 +20,8 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/streamhub/streamhub/internal/pgtest"
 )
 
 // pgSession runs a flush's Snowflake statements on PostgreSQL. It translates exactly
@@ -174,17 +176,12 @@ func TestTranslateTypes(t *testing.T) {
 	}
 }
 
-const defaultDSN = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-
 // testDB opens the test PostgreSQL (database/sql through pgx's stdlib) and creates a
 // fresh schema, dropped at cleanup. Without PostgreSQL the test skips loudly, or fails
 // when CI=true.
 func testDB(t testing.TB) (*sql.DB, string) {
 	t.Helper()
-	dsn := os.Getenv("STREAMHUB_TEST_PG_DSN")
-	if dsn == "" {
-		dsn = defaultDSN
-	}
+	dsn := pgtest.DSN()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	db, err := sql.Open("pgx", dsn)
@@ -192,11 +189,7 @@ func testDB(t testing.TB) (*sql.DB, string) {
 		err = db.PingContext(ctx)
 	}
 	if err != nil {
-		msg := fmt.Sprintf("!!! PostgreSQL is not reachable (STREAMHUB_TEST_PG_DSN or %s): %v", defaultDSN, err)
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg + " — SKIPPING the Snowflake sink tests (they run on PostgreSQL)")
+		pgtest.Unreachable(t, err, "the Snowflake sink tests (they run on PostgreSQL)")
 	}
 	schema := fmt.Sprintf("t_%016x", rand.Uint64())
 	if _, err := db.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
