@@ -79,14 +79,18 @@ type reader struct {
 	at  startAt
 	bo  backoff.Backoff
 	age interface{ Set(float64) }
+	// headers the reader's records share: table, stream, shard and source do not
+	// change per record, so they are built once (kgo never writes to them).
+	table, stream, shardID, source []byte
 }
 
 func newReader(l *lease, st *stream, sh shard, cp Checkpoint, at startAt) *reader {
 	b := l.b
 	return &reader{
 		b: b, l: l, st: st, sh: sh, cp: cp, at: at,
-		bo:  backoff.New(50*time.Millisecond, b.cfg.Bridge.MaxBackoff),
-		age: b.m.iteratorAge.WithLabelValues(st.table.Name, sh.ID),
+		bo:    backoff.New(50*time.Millisecond, b.cfg.Bridge.MaxBackoff),
+		age:   b.m.iteratorAge.WithLabelValues(st.table.Name, sh.ID),
+		table: []byte(st.table.Name), stream: []byte(st.arn), shardID: []byte(sh.ID), source: []byte("bridge"),
 	}
 }
 
@@ -350,11 +354,11 @@ func (r *reader) write(ctx context.Context, recs []types.Record, ended bool) err
 func (r *reader) kafkaRecord(rec *types.Record, seq string) (*kgo.Record, string, error) {
 	t := r.st.table
 	headers := []kgo.RecordHeader{
-		{Key: HeaderTable, Value: []byte(t.Name)},
-		{Key: HeaderStream, Value: []byte(r.st.arn)},
-		{Key: HeaderShard, Value: []byte(r.sh.ID)},
+		{Key: HeaderTable, Value: r.table},
+		{Key: HeaderStream, Value: r.stream},
+		{Key: HeaderShard, Value: r.shardID},
 		{Key: HeaderSequence, Value: []byte(seq)},
-		{Key: HeaderSource, Value: []byte("bridge")},
+		{Key: HeaderSource, Value: r.source},
 	}
 	sr, err := toRecord(*rec, r.st.arn)
 	var key string
@@ -381,7 +385,7 @@ func (r *reader) kafkaRecord(rec *types.Record, seq string) (*kgo.Record, string
 	headers = append(headers,
 		kgo.RecordHeader{Key: HeaderDLQReason, Value: []byte(reason)},
 		kgo.RecordHeader{Key: HeaderDLQError, Value: []byte(err.Error())},
-		kgo.RecordHeader{Key: HeaderDLQTable, Value: []byte(t.Name)},
+		kgo.RecordHeader{Key: HeaderDLQTable, Value: r.table},
 	)
 	return &kgo.Record{
 		Topic: r.b.cfg.Processor.DLQTopic, Key: []byte(r.sh.ID + "|" + seq), Value: value, Headers: headers,
