@@ -327,6 +327,24 @@ func TestStartLatestSkipsHistoryAndKeepsEverythingAfter(t *testing.T) {
 	time.Sleep(2100 * time.Millisecond)
 	e.writes = nil
 	in := e.start("a", Hooks{})
+	// LATEST is "from when the bridge first saw the shard": write once every open shard
+	// has its start committed, or the writes are history too (the start waits for the
+	// group join and the lease claims, seconds on a busy machine).
+	open := 0
+	for _, sh := range e.ddb.Shards("users") {
+		if sh.Open {
+			open++
+		}
+	}
+	waitFor(t, "every open shard started at LATEST", 60*time.Second, func() bool {
+		n := 0
+		for _, cp := range in.b.Checkpoints() {
+			if cp.LatestAt != nil {
+				n++
+			}
+		}
+		return n == open
+	})
 	e.workload(3, 100, 500)
 	e.checkExactlyOnce(e.readTopic(len(e.writes)))
 	var skipped int
