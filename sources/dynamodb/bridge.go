@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -32,6 +33,9 @@ type Options struct {
 	AWS *aws.Config
 	// Streams, when set, replaces the Streams client of every source (tests).
 	Streams StreamsAPI
+	// Tables, when set, replaces the DynamoDB client that finds every source's latest
+	// stream (tests).
+	Tables TablesAPI
 	// Registry receives the metrics; nil uses a private registry.
 	Registry prometheus.Registerer
 	Logger   *slog.Logger
@@ -56,8 +60,10 @@ type Bridge struct {
 	log      *slog.Logger
 	m        *metrics
 	clientID string
-	streams  []*stream
-	view     *checkpointView
+	// streams grows while the bridge runs: a table's new stream joins its old one.
+	streamsMu sync.Mutex
+	streams   []*stream
+	view      *checkpointView
 	// shardsChanged fires when any stream's shard list changes.
 	shardsChanged *signal
 	txnTimeout    time.Duration
@@ -114,15 +120,22 @@ func New(ctx context.Context, opts Options) (*Bridge, error) {
 		if opts.Streams != nil {
 			api = opts.Streams
 		}
+		if opts.Tables != nil {
+			tables = opts.Tables
+		}
 		arn, err := resolveStreamARN(ctx, src, tables)
 		if err != nil {
 			return nil, fmt.Errorf("sources[%d] (%s): %w", i, src.Table, err)
 		}
-		b.streams = append(b.streams, &stream{
+		st := &stream{
 			src: src, table: table, arn: arn, api: api,
 			log: b.log.With("table", table.Name), byID: map[string]shard{},
 			changed: b.shardsChanged, wake: make(chan struct{}, 1),
-		})
+		}
+		if src.StreamARN == "" {
+			st.tables = tables
+		}
+		b.streams = append(b.streams, st)
 		b.log.Info("bridging stream", "table", table.Name, "stream", arn, "topic", table.Topic, "start", src.Start)
 	}
 	if len(b.streams) == 0 {
@@ -151,10 +164,17 @@ func (b *Bridge) Run(ctx context.Context) error {
 	wg.Add(1)
 	go func() { defer wg.Done(); b.view.run(ctx, viewCl) }()
 
-	bo := backoff.New(500*time.Millisecond, b.cfg.Bridge.MaxBackoff)
-	for _, st := range b.streams {
+	discover := func(st *stream) {
+		bo := backoff.New(500*time.Millisecond, b.cfg.Bridge.MaxBackoff)
 		wg.Add(1)
 		go func() { defer wg.Done(); st.discover(ctx, b.cfg.Bridge.DiscoveryInterval, bo, b.m) }()
+	}
+	for _, st := range b.streamList() {
+		discover(st)
+		if st.tables != nil {
+			wg.Add(1)
+			go func() { defer wg.Done(); b.watchTable(ctx, st, discover) }()
+		}
 	}
 
 	cpTopic := b.cfg.Bridge.CheckpointTopic
@@ -307,11 +327,26 @@ func (b *Bridge) Checkpoints() []Checkpoint {
 	return cps
 }
 
-// StreamARNs returns the streams the bridge reads, per source in file order.
+// StreamARNs returns the streams the bridge reads, per source in file order, then the
+// streams of re-created tables in the order they were found.
 func (b *Bridge) StreamARNs() []string {
-	out := make([]string, len(b.streams))
-	for i, st := range b.streams {
+	sts := b.streamList()
+	out := make([]string, len(sts))
+	for i, st := range sts {
 		out[i] = st.arn
 	}
 	return out
+}
+
+func (b *Bridge) streamList() []*stream {
+	b.streamsMu.Lock()
+	defer b.streamsMu.Unlock()
+	return slices.Clone(b.streams)
+}
+
+func (b *Bridge) addStream(st *stream) {
+	b.streamsMu.Lock()
+	b.streams = append(b.streams, st)
+	b.streamsMu.Unlock()
+	b.shardsChanged.fire()
 }

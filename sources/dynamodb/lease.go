@@ -120,7 +120,11 @@ func (b *Bridge) leaseSession(ctx context.Context, p int32, log *slog.Logger) er
 	for {
 		// Wait channels are taken before looking, so an update in between is not missed.
 		viewC, shardsC := b.view.changed(), b.shardsChanged.wait()
-		for _, st := range b.streams {
+		for _, st := range b.streamList() {
+			if st.prev != nil && !st.predecessorsRead(b.view) {
+				// Per-item order across the table's streams, as across parent and child.
+				continue
+			}
 			shards, byID := st.snapshot()
 			for _, sh := range shards {
 				key := checkpointKey(st.arn, sh.ID)
@@ -193,7 +197,7 @@ func (b *Bridge) leaseSession(ctx context.Context, p int32, log *slog.Logger) er
 // rollover forever.
 func (l *lease) cleanup(ctx context.Context) error {
 	listed := map[string]map[string]shard{}
-	for _, st := range l.b.streams {
+	for _, st := range l.b.streamList() {
 		if _, byID := st.snapshot(); len(byID) > 0 {
 			listed[st.arn] = byID
 		}

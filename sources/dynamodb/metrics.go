@@ -23,6 +23,7 @@ type metrics struct {
 	dataLoss       *prometheus.CounterVec // table, reason
 	dlq            *prometheus.CounterVec // table, reason
 	shardsFinished *prometheus.CounterVec // table
+	streamChanges  *prometheus.CounterVec // table
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -93,9 +94,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "streamhub_bridge_shards_finished_total",
 			Help: "Closed shards read to their end by this instance, by table.",
 		}, []string{"table"}),
+		streamChanges: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "streamhub_bridge_stream_changes_total",
+			Help: "New streams found for a table (deleted and created again, or its stream disabled and enabled), by table.",
+		}, []string{"table"}),
 	}
 	reg.MustRegister(m.records, m.bytes, m.shardRecords, m.iteratorAge, m.getRecords, m.apiErrors,
 		m.retries, m.shards, m.owned, m.leases, m.checkpoints, m.transactions, m.txnSeconds,
-		m.dataLoss, m.dlq, m.shardsFinished)
+		m.dataLoss, m.dlq, m.shardsFinished, m.streamChanges)
 	return m
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	ddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 
@@ -27,16 +28,28 @@ type shard struct {
 // stream is one DynamoDB stream a source reads, with its shard list kept current by
 // discover.
 type stream struct {
-	src    topology.Source
-	table  topology.Table
-	arn    string
-	api    StreamsAPI
-	log    *slog.Logger
-	region string
+	src   topology.Source
+	table topology.Table
+	arn   string
+	api   StreamsAPI
+	log   *slog.Logger
+	// tables finds the table's latest stream; nil when the source names its stream_arn,
+	// which then is the only stream the source ever reads.
+	tables TablesAPI
+	// prev is the stream this one replaced (the table was deleted and created again, or
+	// its stream disabled and enabled): its records are older than all of this one's,
+	// so none of this stream is read before prev is read to its end.
+	prev *stream
 
 	mu     sync.Mutex
 	shards []shard // DescribeStream order: parents before children
 	byID   map[string]shard
+	// described: DescribeStream answered at least once, so an empty list means empty.
+	described bool
+	// replaced: the table has a newer stream; this one gets no new shards.
+	replaced bool
+	// gone: DescribeStream no longer knows this replaced stream (past its 24 hours).
+	gone bool
 	// changed fires when the shard list changes; the bridge shares one among streams.
 	changed *signal
 	// wake asks discover to describe the stream now (a shard ended: children likely).
@@ -102,7 +115,7 @@ func (s *stream) describe(ctx context.Context) error {
 			}
 		}
 	}
-	s.shards, s.byID = all, byID
+	s.shards, s.byID, s.described = all, byID, true
 	s.mu.Unlock()
 	if changed {
 		s.changed.fire()
@@ -118,7 +131,61 @@ func toShard(sh types.Shard) shard {
 	return out
 }
 
-// discover describes the stream every interval (and when woken) until ctx ends.
+// read reports whether every record of the stream is in Kafka as far as the bridge can
+// tell: a replaced stream whose shards are all closed and read to their end, or one the
+// stream API no longer knows.
+func (s *stream) read(view *checkpointView) bool {
+	s.mu.Lock()
+	shards, described, replaced, gone := s.shards, s.described, s.replaced, s.gone
+	s.mu.Unlock()
+	if gone {
+		return true
+	}
+	if !described || !replaced {
+		return false
+	}
+	for _, sh := range shards {
+		if !sh.Closed {
+			return false
+		}
+		if cp, ok := view.get(s.arn, sh.ID); !ok || !cp.Ended {
+			return false
+		}
+	}
+	return true
+}
+
+// predecessorsRead reports whether every stream the table had before this one is read.
+func (s *stream) predecessorsRead(view *checkpointView) bool {
+	for p := s.prev; p != nil; p = p.prev {
+		if !p.read(view) {
+			return false
+		}
+	}
+	return true
+}
+
+// finished: a replaced stream whose every shard is closed gets no new shard, so
+// describing it again tells nothing new.
+func (s *stream) finished() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.gone {
+		return true
+	}
+	if !s.replaced || !s.described {
+		return false
+	}
+	for _, sh := range s.shards {
+		if !sh.Closed {
+			return false
+		}
+	}
+	return true
+}
+
+// discover describes the stream every interval (and when woken) until ctx ends, or
+// until a replaced stream is finished or gone.
 func (s *stream) discover(ctx context.Context, every time.Duration, bo backoff.Backoff, m *metrics) {
 	t := time.NewTimer(0)
 	defer t.Stop()
@@ -134,7 +201,20 @@ func (s *stream) discover(ctx context.Context, every time.Duration, bo backoff.B
 			if ctx.Err() != nil {
 				return
 			}
-			m.apiErrors.WithLabelValues(s.table.Name, "DescribeStream", errorKind(err)).Inc()
+			kind := errorKind(err)
+			m.apiErrors.WithLabelValues(s.table.Name, "DescribeStream", kind).Inc()
+			s.mu.Lock()
+			replaced := s.replaced
+			if replaced && kind == kindNotFound {
+				s.gone = true
+			}
+			s.mu.Unlock()
+			if replaced && kind == kindNotFound {
+				// Its shards' readers find the same and count what they had not read.
+				s.log.Warn("the replaced stream is gone", "stream", s.arn)
+				s.changed.fire()
+				return
+			}
 			s.log.Warn("describe stream failed; retrying", "stream", s.arn, "error", err)
 			wait = bo.Next()
 		} else {
@@ -148,6 +228,10 @@ func (s *stream) discover(ctx context.Context, every time.Duration, bo backoff.B
 			}
 			m.shards.WithLabelValues(s.table.Name, "open").Set(float64(open))
 			m.shards.WithLabelValues(s.table.Name, "closed").Set(float64(len(shards) - open))
+			if s.finished() {
+				s.changed.fire()
+				return
+			}
 		}
 		if !t.Stop() {
 			select {
@@ -164,5 +248,65 @@ func (s *stream) poke() {
 	select {
 	case s.wake <- struct{}{}:
 	default:
+	}
+}
+
+// latestStreamARN is the table's LatestStreamArn; "" while the table has none (deleted,
+// or streams disabled).
+func latestStreamARN(ctx context.Context, tables TablesAPI, table string) (string, error) {
+	out, err := tables.DescribeTable(ctx, &ddb.DescribeTableInput{TableName: aws.String(table)})
+	if err != nil {
+		var nf *ddbtypes.ResourceNotFoundException
+		if errors.As(err, &nf) {
+			return "", nil
+		}
+		return "", err
+	}
+	if out.Table == nil || out.Table.LatestStreamArn == nil {
+		return "", nil
+	}
+	return *out.Table.LatestStreamArn, nil
+}
+
+// watchTable asks DynamoDB for the table's latest stream every discovery interval. A
+// new one (the table deleted and created again under its name, or its stream disabled
+// and enabled) is read from TRIM_HORIZON after the old one is read to its end: the old
+// stream stays readable for 24 hours, its shards closed.
+func (b *Bridge) watchTable(ctx context.Context, cur *stream, start func(*stream)) {
+	t := time.NewTicker(b.cfg.Bridge.DiscoveryInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		arn, err := latestStreamARN(ctx, cur.tables, cur.src.Table)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			b.m.apiErrors.WithLabelValues(cur.table.Name, "DescribeTable", errorKind(err)).Inc()
+			cur.log.Warn("describe table failed; the stream is still watched", "error", err)
+			continue
+		}
+		if arn == "" || arn == cur.arn {
+			continue
+		}
+		next := &stream{
+			src: cur.src, table: cur.table, arn: arn, api: cur.api, tables: cur.tables, prev: cur,
+			log: cur.log, byID: map[string]shard{}, changed: b.shardsChanged, wake: make(chan struct{}, 1),
+		}
+		cur.mu.Lock()
+		cur.replaced = true
+		cur.mu.Unlock()
+		b.m.streamChanges.WithLabelValues(cur.table.Name).Inc()
+		cur.log.Warn("the table has a new stream (deleted and created again, or its stream disabled and enabled): "+
+			"it is read from TRIM_HORIZON once the old one is read to its end; items the new table does not write again keep their old state",
+			"old_stream", cur.arn, "new_stream", arn)
+		b.addStream(next)
+		start(next)
+		cur.poke()
+		cur = next
 	}
 }
