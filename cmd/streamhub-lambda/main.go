@@ -1,8 +1,8 @@
 // Command streamhub-lambda is the Lambda mode of the DynamoDB Streams → Kafka bridge: an
 // AWS Lambda function behind a DynamoDB event source mapping that writes each stream
 // record into the table's raw CDC topic, with the same key and value bytes as the polling
-// bridge (`streamhub bridge`). Delivery is at-least-once; see package
-// sources/dynamodb/lambda.
+// bridge (`streamhub bridge`). Each batch is one Kafka transaction; see package
+// sources/dynamodb/lambda for what can still be written twice.
 //
 // It is configured by environment variables only (run it with --help for the list) and
 // runs on the provided.al2023 runtime as a static binary named bootstrap:
@@ -84,8 +84,10 @@ func usage(w io.Writer) {
 Writes each stream record into the table's raw CDC topic in Kafka, with the same key
 (the item key) and value bytes as "streamhub bridge". Records Kafka does not acknowledge
 are reported as batch item failures (the mapping needs FunctionResponseTypes
-ReportBatchItemFailures). Delivery is at-least-once: a retried batch can write a record
-again, which the processors' version order ignores.
+ReportBatchItemFailures). Each batch is one Kafka transaction: a failed batch is aborted
+and reported whole, so its retry writes each record once. A batch committed and then sent
+again (the function died after its commit) is written twice; the processors' version
+order ignores the second copy.
 
 Build for the provided.al2023 runtime (the binary must be named bootstrap):
   CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build -tags lambda.norpc -o bootstrap ./cmd/streamhub-lambda

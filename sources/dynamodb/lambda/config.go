@@ -34,6 +34,10 @@ type Config struct {
 	// acknowledged by then are reported as failures. It is cut shorter when the
 	// invocation's own deadline comes first. Zero means DefaultTimeout.
 	Timeout time.Duration
+	// TransactionalIDPrefix starts the Kafka transactional ID of each execution
+	// environment's producer (the prefix, a dash, 16 random hex digits), for ACLs and
+	// MSK IAM policies on transactional IDs. Empty means DefaultTransactionalIDPrefix.
+	TransactionalIDPrefix string
 	// Logger receives the handler's logs; nil means JSON lines on stderr.
 	Logger *slog.Logger
 }
@@ -44,6 +48,10 @@ const (
 	DefaultCompression = "lz4"
 	// ClientID is the Kafka client ID of the function's producer.
 	ClientID = "streamhub-lambda"
+	// DefaultTransactionalIDPrefix is the prefix of the producer's transactional ID when
+	// neither STREAMHUB_TRANSACTIONAL_ID_PREFIX nor AWS_LAMBDA_FUNCTION_NAME is set;
+	// ConfigFromEnv makes it streamhub-lambda-<function name> in Lambda.
+	DefaultTransactionalIDPrefix = "streamhub-lambda"
 )
 
 // Environment variables read by ConfigFromEnv.
@@ -61,8 +69,11 @@ const (
 	EnvSASLRegion     = "STREAMHUB_SASL_REGION"
 	EnvCompression    = "STREAMHUB_COMPRESSION"
 	EnvProduceTimeout = "STREAMHUB_PRODUCE_TIMEOUT"
+	EnvTxnIDPrefix    = "STREAMHUB_TRANSACTIONAL_ID_PREFIX"
 	// EnvAWSRegion is set by Lambda itself; it is the default of STREAMHUB_SASL_REGION.
 	EnvAWSRegion = "AWS_REGION"
+	// EnvFunctionName is set by Lambda itself; it names the default transactional ID prefix.
+	EnvFunctionName = "AWS_LAMBDA_FUNCTION_NAME"
 )
 
 // EnvVar documents one environment variable of ConfigFromEnv.
@@ -90,6 +101,8 @@ var EnvVars = []EnvVar{
 	{Name: EnvSASLRegion, Default: "$" + EnvAWSRegion, Help: "AWS region of the MSK cluster (AWS_MSK_IAM)"},
 	{Name: EnvCompression, Default: DefaultCompression, Help: "none, lz4, snappy, zstd or gzip"},
 	{Name: EnvProduceTimeout, Default: DefaultTimeout.String(), Help: "how long an invocation waits for Kafka's acknowledgements (Go duration)"},
+	{Name: EnvTxnIDPrefix, Default: DefaultTransactionalIDPrefix + "-$" + EnvFunctionName,
+		Help: "prefix of the producer's Kafka transactional ID (prefix-<16 random hex digits> per execution environment), for ACLs and IAM policies"},
 }
 
 // ConfigFromEnv reads the Config from the environment variables in EnvVars through getenv
@@ -260,6 +273,13 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		default:
 			cfg.Timeout = d
 		}
+	}
+
+	// Transactional ID prefix.
+	if v := get(EnvTxnIDPrefix); v != "" {
+		cfg.TransactionalIDPrefix = v
+	} else if fn := get(EnvFunctionName); fn != "" {
+		cfg.TransactionalIDPrefix = DefaultTransactionalIDPrefix + "-" + fn
 	}
 
 	if len(errs) > 0 {

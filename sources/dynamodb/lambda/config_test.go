@@ -86,6 +86,18 @@ func TestConfigFromEnvAll(t *testing.T) {
 					t.Errorf("TLS %+v", c.Kafka.TLS)
 				}
 			}},
+		{"transactional ID prefix from the function name", map[string]string{EnvFunctionName: "orders-to-kafka"},
+			func(t *testing.T, c Config) {
+				if c.TransactionalIDPrefix != "streamhub-lambda-orders-to-kafka" {
+					t.Errorf("prefix %q", c.TransactionalIDPrefix)
+				}
+			}},
+		{"own transactional ID prefix", map[string]string{EnvFunctionName: "orders-to-kafka", EnvTxnIDPrefix: "prod-orders"},
+			func(t *testing.T, c Config) {
+				if c.TransactionalIDPrefix != "prod-orders" {
+					t.Errorf("prefix %q", c.TransactionalIDPrefix)
+				}
+			}},
 		{"rest", map[string]string{EnvDLQTopic: "prod.streamhub.dlq", EnvTable: "orders", EnvCompression: "ZSTD",
 			EnvProduceTimeout: "1m30s", EnvKeys: "pk"},
 			func(t *testing.T, c Config) {
@@ -192,7 +204,8 @@ func TestEnvVarsDocumented(t *testing.T) {
 		seen[v.Name] = true
 	}
 	for _, name := range []string{EnvBrokers, EnvTopic, EnvDLQTopic, EnvTable, EnvKeys, EnvTLS, EnvTLSCAFile,
-		EnvSASLMechanism, EnvSASLUsername, EnvSASLPassword, EnvSASLRegion, EnvCompression, EnvProduceTimeout} {
+		EnvSASLMechanism, EnvSASLUsername, EnvSASLPassword, EnvSASLRegion, EnvCompression, EnvProduceTimeout,
+		EnvTxnIDPrefix} {
 		if !seen[name] {
 			t.Errorf("%s is read but not in EnvVars", name)
 		}

@@ -2,6 +2,8 @@ package lambda
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,12 +21,21 @@ import (
 
 // Handler writes the records of DynamoDB ESM events into Kafka. Build one per process
 // with NewHandler: Lambda keeps a warm process for many invocations, and they all share
-// its Kafka client and connections. Handle is safe for concurrent use.
+// its Kafka client and connections. Handle is safe for concurrent use, but invocations
+// run one at a time: a transactional producer has one transaction at a time, and Lambda
+// gives a process one invocation at a time anyway.
 type Handler struct {
-	cfg       Config
-	client    *kgo.Client
-	log       *slog.Logger
-	closeOnce sync.Once
+	cfg   Config
+	kopts []kgo.Opt
+	log   *slog.Logger
+	// txnID is this process's transactional ID, kept for the process's life so that a
+	// client built again after a failure fences the one it replaces and aborts its open
+	// transaction at once, instead of after the transaction timeout.
+	txnID string
+
+	mu     sync.Mutex
+	client *kgo.Client // nil: built on the next invocation
+	closed bool
 }
 
 // errNotAcked marks a record whose acknowledgement had not arrived when the invocation
@@ -32,10 +43,10 @@ type Handler struct {
 var errNotAcked = errors.New("not acknowledged by Kafka in time")
 
 // NewHandler creates the handler and its franz-go client from kafka.ClientOpts (seed
-// brokers, TLS, SASL, idempotent producer with acks=all, murmur2 partitioning,
-// compression), with records timing out after cfg.Timeout; opts are applied after those.
-// The client connects on first use, so a broker that is down fails invocations (which
-// Lambda retries), not the function's start.
+// brokers, TLS, SASL, acks=all, murmur2 partitioning, compression), transactional with
+// the ID cfg.TransactionalIDPrefix-<random>, with records timing out after cfg.Timeout;
+// opts are applied after those. The client connects on first use, so a broker that is
+// down fails invocations (which Lambda retries), not the function's start.
 func NewHandler(ctx context.Context, cfg Config, opts ...kgo.Opt) (*Handler, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -61,15 +72,60 @@ func NewHandler(ctx context.Context, cfg Config, opts ...kgo.Opt) (*Handler, err
 	if err != nil {
 		return nil, fmt.Errorf("streamhub-lambda: %w", err)
 	}
+	if cfg.TransactionalIDPrefix == "" {
+		cfg.TransactionalIDPrefix = DefaultTransactionalIDPrefix
+	}
+	// Random, not derived from the shard: the ESM event does not name the shard, and
+	// two execution environments must never share an ID (each would fence the other).
+	var rnd [8]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		return nil, fmt.Errorf("streamhub-lambda: transactional ID: %w", err)
+	}
+	txnID := cfg.TransactionalIDPrefix + "-" + hex.EncodeToString(rnd[:])
 	kopts = append(kopts,
 		kgo.RecordDeliveryTimeout(cfg.Timeout),
+		kgo.TransactionalID(txnID),
+		kgo.TransactionTimeout(transactionTimeout(cfg.Timeout)),
 		kgo.WithLogger(kgoLogger{cfg.Logger}),
 	)
-	cl, err := kgo.NewClient(append(kopts, opts...)...)
-	if err != nil {
-		return nil, fmt.Errorf("streamhub-lambda: new Kafka client: %w", err)
+	h := &Handler{cfg: cfg, kopts: append(kopts, opts...), log: cfg.Logger, txnID: txnID}
+	// Built now, so that options that cannot work fail the function's start.
+	if err := h.connect(); err != nil {
+		return nil, err
 	}
-	return &Handler{cfg: cfg, client: cl, log: cfg.Logger}, nil
+	return h, nil
+}
+
+// transactionTimeout is how long the broker keeps a transaction open: the wait for
+// acknowledgements and the commit fit in it. A function killed inside a transaction
+// (Lambda timeout, crash) leaves it open this long; read_committed readers of its
+// partitions wait for it, then the broker aborts it.
+func transactionTimeout(produce time.Duration) time.Duration {
+	return produce + 30*time.Second
+}
+
+// TransactionalID is the Kafka transactional ID of this process's producer.
+func (h *Handler) TransactionalID() string { return h.txnID }
+
+// connect builds the Kafka client; h.mu is held or h is not shared yet.
+func (h *Handler) connect() error {
+	cl, err := kgo.NewClient(h.kopts...)
+	if err != nil {
+		return fmt.Errorf("streamhub-lambda: new Kafka client: %w", err)
+	}
+	h.client = cl
+	return nil
+}
+
+// drop closes a client whose transaction could not be ended cleanly. The next
+// invocation builds a new one with the same transactional ID, whose initialisation
+// bumps the producer epoch: the broker aborts what the old one left open and refuses
+// anything it still sends. h.mu is held.
+func (h *Handler) drop() {
+	if h.client != nil {
+		h.client.Close()
+		h.client = nil
+	}
 }
 
 // item is one record of an invocation.
@@ -106,16 +162,18 @@ func (a *acks) result(i int) error {
 	return a.errs[i]
 }
 
-// Handle writes the records of one ESM event ({"Records":[…]}) to Kafka and reports the
-// ones Kafka did not acknowledge as batch item failures (ItemIdentifier = the record's
-// SequenceNumber). Lambda resumes from the lowest reported sequence number, so every
-// record from the first failure in event order on is reported: an item's changes are
-// re-sent in order. Records are kept as raw bytes (events.DynamoDBEventRecord would lose
-// the exact text of numbers) and written as Normalize makes them.
+// Handle writes the records of one ESM event ({"Records":[…]}) to Kafka in one
+// transaction and reports what was not committed as batch item failures (ItemIdentifier
+// = the record's SequenceNumber). Lambda resumes from the lowest reported sequence
+// number, so every record from the first one not committed on is reported: when the
+// transaction fails, that is the whole batch, and the retry writes each record once.
+// Records are kept as raw bytes (events.DynamoDBEventRecord would lose the exact text of
+// numbers) and written as Normalize makes them.
 //
-// A record that cannot be parsed or keyed goes to the DLQ topic when there is one; without
-// one it is a failure like a record Kafka refused. An event that is not a stream event at
-// all returns an error, and Lambda retries the whole batch.
+// A record that cannot be parsed or keyed goes to the DLQ topic (in the same
+// transaction) when there is one; without one, the records before it are committed and
+// it and every record after it are reported. An event that is not a stream event at all
+// returns an error, and Lambda retries the whole batch.
 func (h *Handler) Handle(ctx context.Context, event json.RawMessage) (events.DynamoDBEventResponse, error) {
 	var ev struct {
 		Records *[]json.RawMessage `json:"Records"`
@@ -143,33 +201,12 @@ func (h *Handler) Handle(ctx context.Context, event json.RawMessage) (events.Dyn
 	}
 
 	start := time.Now()
-	waitCtx, cancel := h.waitContext(ctx)
-	defer cancel()
-	a := &acks{errs: make([]error, stop), done: make([]bool, stop)}
-	var wg sync.WaitGroup
-	wg.Add(stop)
-	for i := range stop {
-		h.client.Produce(waitCtx, items[i].kr, func(_ *kgo.Record, err error) {
-			a.set(i, err)
-			wg.Done()
-		})
-	}
-	// Flush sends what lingers now; the promises say what became of each record.
-	_ = h.client.Flush(waitCtx)
-	all := make(chan struct{})
-	go func() { wg.Wait(); close(all) }()
-	select {
-	case <-all:
-	case <-waitCtx.Done():
-	}
-
 	first, firstErr := stop, error(nil)
+	if failed, err := h.write(ctx, items[:stop]); err != nil {
+		first, firstErr = failed, err
+	}
 	written, dlq := 0, 0
-	for i := range stop {
-		if err := a.result(i); err != nil {
-			first, firstErr = i, err
-			break
-		}
+	for i := range first {
 		if items[i].dlq {
 			dlq++
 			h.log.Warn("record sent to DLQ", "sequence", items[i].seq, "reason", items[i].reason,
@@ -184,12 +221,15 @@ func (h *Handler) Handle(ctx context.Context, event json.RawMessage) (events.Dyn
 			"took_ms", time.Since(start).Milliseconds())
 		return resp, nil
 	}
+	if firstErr == nil {
+		firstErr = items[first].err
+	}
 	if items[first].seq == "" {
 		// A failure Lambda cannot be pointed at: fail the invocation, and Lambda retries
 		// the whole batch.
 		return events.DynamoDBEventResponse{}, fmt.Errorf(
 			"streamhub-lambda: record %d of %d failed and has no dynamodb.SequenceNumber to report: %v",
-			first+1, n, describe(items[first], firstErr))
+			first+1, n, firstErr)
 	}
 	for i := first; i < n; i++ {
 		if s := items[i].seq; s != "" {
@@ -198,9 +238,99 @@ func (h *Handler) Handle(ctx context.Context, event json.RawMessage) (events.Dyn
 	}
 	h.log.Warn("batch not fully written: reporting the first failed record and all after it for retry",
 		"records", n, "written", written, "dlq", dlq, "reported", len(resp.BatchItemFailures),
-		"first_failed_sequence", items[first].seq, "error", describe(items[first], firstErr),
+		"first_failed_sequence", items[first].seq, "error", firstErr,
 		"took_ms", time.Since(start).Milliseconds())
 	return resp, nil
+}
+
+// abortTimeout bounds the abort of a failed transaction. A client that cannot abort in
+// time is dropped, which is as safe: its successor fences it.
+const abortTimeout = 5 * time.Second
+
+// write commits the Kafka records of items in one transaction, all or none. On failure
+// it returns the index of the first record to report, always 0: an aborted transaction
+// leaves none of the batch to read_committed readers, so Lambda must send all of it
+// again; and why.
+func (h *Handler) write(ctx context.Context, items []item) (int, error) {
+	if len(items) == 0 {
+		return 0, nil
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return 0, errors.New("the handler is closed")
+	}
+	if h.client == nil {
+		if err := h.connect(); err != nil {
+			return 0, err
+		}
+	}
+	cl := h.client
+	if err := cl.BeginTransaction(); err != nil {
+		h.drop()
+		return 0, fmt.Errorf("begin transaction: %w", err)
+	}
+
+	waitCtx, cancel := h.waitContext(ctx)
+	defer cancel()
+	a := &acks{errs: make([]error, len(items)), done: make([]bool, len(items))}
+	var wg sync.WaitGroup
+	wg.Add(len(items))
+	for i := range items {
+		cl.Produce(waitCtx, items[i].kr, func(_ *kgo.Record, err error) {
+			a.set(i, err)
+			wg.Done()
+		})
+	}
+	// Flush sends what lingers now; the promises say what became of each record.
+	_ = cl.Flush(waitCtx)
+	all := make(chan struct{})
+	go func() { wg.Wait(); close(all) }()
+	select {
+	case <-all:
+	case <-waitCtx.Done():
+	}
+	for i := range items {
+		if err := a.result(i); err != nil {
+			if errors.Is(err, errNotAcked) {
+				// The broker is not answering, and an abort would wait on it as long:
+				// drop the client instead, its successor fences it.
+				h.drop()
+			} else {
+				h.abort(ctx)
+			}
+			return 0, fmt.Errorf("record %d of %d (sequence %q): %w; the transaction is not committed",
+				i+1, len(items), items[i].seq, describe(items[i], err))
+		}
+	}
+
+	endCtx, cancelEnd := h.waitContext(ctx)
+	defer cancelEnd()
+	if err := cl.EndTransaction(endCtx, kgo.TryCommit); err != nil {
+		// The commit may have happened with its answer lost; the batch is reported
+		// anyway, so such a commit is written again by Lambda's retry (see the package
+		// doc). The abort makes sure nothing of it is left open.
+		h.abort(ctx)
+		return 0, fmt.Errorf("commit: %w", err)
+	}
+	return 0, nil
+}
+
+// abort ends a failed transaction, or drops the client when it cannot. h.mu is held.
+func (h *Handler) abort(ctx context.Context) {
+	dl, ok := ctx.Deadline()
+	now := time.Now()
+	actx, cancel := context.WithDeadline(context.WithoutCancel(ctx), waitDeadline(now, abortTimeout, dl, ok))
+	defer cancel()
+	if err := h.client.AbortBufferedRecords(actx); err != nil {
+		h.log.Warn("abort buffered records failed: building a new Kafka client", "error", err)
+		h.drop()
+		return
+	}
+	if err := h.client.EndTransaction(actx, kgo.TryAbort); err != nil {
+		h.log.Warn("abort transaction failed: building a new Kafka client", "error", err)
+		h.drop()
+	}
 }
 
 func describe(it item, produceErr error) error {
@@ -325,17 +455,13 @@ func waitDeadline(now time.Time, timeout time.Duration, deadline time.Time, hasD
 	return now.Add(max(d, time.Millisecond))
 }
 
-// Close waits up to the produce timeout for buffered records and closes the Kafka
-// client. Call it once the handler is no longer used (on SIGTERM in Lambda).
+// Close closes the Kafka client. Call it once the handler is no longer used (on SIGTERM
+// in Lambda). No transaction is open between invocations, so nothing is left to flush.
 func (h *Handler) Close() {
-	h.closeOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), h.cfg.Timeout)
-		defer cancel()
-		if err := h.client.Flush(ctx); err != nil {
-			h.log.Warn("closing with records not acknowledged", "error", err)
-		}
-		h.client.Close()
-	})
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.closed = true
+	h.drop()
 }
 
 // kgoLogger passes franz-go's warnings and errors (connection failures, refused

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -164,8 +165,12 @@ func keysByPartition(t *testing.T, n int32, perPartition int) map[int32][]string
 	return nil
 }
 
-// Kafka refuses the batches of one partition: the first refused record and every record
-// after it in event order are reported, none before it.
+// Kafka refuses the batches of one partition while it acknowledges the other's: the
+// acknowledged records are part of the transaction, which is aborted, so the whole batch
+// is reported and none of it is visible to read_committed readers. An at-least-once
+// producer would have left records 100, 300 and 500 in the topic, and Lambda's retry from
+// 100 would write them again. Retried with Kafka accepting everything, the batch is in
+// the topic once.
 func TestHandleKafkaRefusesPartition(t *testing.T) {
 	c, err := kfake.NewCluster(kfake.NumBrokers(2), kfake.SeedTopics(2, cdcTopic))
 	if err != nil {
@@ -181,9 +186,18 @@ func TestHandleKafkaRefusesPartition(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	var refusing atomic.Bool
+	refusing.Store(true)
+	var acked atomic.Int32 // records partition 0 accepted while partition 1 refused
 	c.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
 		c.KeepControl()
+		if !refusing.Load() {
+			return nil, nil, false
+		}
 		if c.CurrentNode() != bad {
+			for _, rt := range req.(*kmsg.ProduceRequest).Topics {
+				acked.Add(int32(len(rt.Partitions)))
+			}
 			return nil, nil, false
 		}
 		preq := req.(*kmsg.ProduceRequest)
@@ -204,65 +218,65 @@ func TestHandleKafkaRefusesPartition(t *testing.T) {
 
 	ids := keysByPartition(t, 2, 3)
 	// Event order: good, bad, good, bad, good.
-	event := makeEvent(
+	recs := []string{
 		streamRecord(ids[0][0], "100"),
 		streamRecord(ids[1][0], "200"),
 		streamRecord(ids[0][1], "300"),
 		streamRecord(ids[1][1], "400"),
 		streamRecord(ids[0][2], "500"),
-	)
+	}
+	event := makeEvent(recs...)
 	cfg := testConfig(c.ListenAddrs())
 	h := newHandler(t, cfg)
 	resp, err := h.Handle(testContext(t), event)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := failedSeqs(resp), []string{"200", "300", "400", "500"}; !slices.Equal(got, want) {
+	if got, want := failedSeqs(resp), []string{"100", "200", "300", "400", "500"}; !slices.Equal(got, want) {
 		t.Fatalf("reported %v, want %v", got, want)
 	}
+	if acked.Load() == 0 {
+		t.Fatal("partition 0 never received the batch: the test proves nothing")
+	}
+	refusing.Store(false)
+	if got := readCommitted(t, c.ListenAddrs(), cdcTopic); len(got) != 0 {
+		t.Fatalf("read_committed sees %d records of an aborted batch", len(got))
+	}
 
-	// The first record is in the topic; the refused ones are not.
-	got := readPartition(t, c.ListenAddrs(), cdcTopic, 0)
-	if len(got) == 0 || string(got[0].Value) != normalized(t, streamRecord(ids[0][0], "100")) {
-		t.Fatalf("partition 0 does not start with record 100: %d records", len(got))
+	resp, err = h.Handle(testContext(t), event)
+	if err != nil || len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("retry: reported %v, %v", failedSeqs(resp), err)
 	}
-	if n := len(readPartition(t, c.ListenAddrs(), cdcTopic, 1)); n != 0 {
-		t.Fatalf("refused partition holds %d records", n)
-	}
+	checkOnce(t, readCommitted(t, c.ListenAddrs(), cdcTopic), recs...)
 }
 
-// readPartition reads one partition up to its end offset.
-func readPartition(t *testing.T, brokers []string, topic string, p int32) []*kgo.Record {
+// checkOnce checks that got holds each of the raw records exactly once, with the value
+// Normalize gives it, and nothing else.
+func checkOnce(t *testing.T, got []*kgo.Record, raws ...string) {
 	t.Helper()
-	ctx := testContext(t)
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{
-		topic: {p: kgo.NewOffset().AtStart()},
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	lo := kmsg.NewPtrListOffsetsRequest()
-	lt := kmsg.NewListOffsetsRequestTopic()
-	lt.Topic = topic
-	lp := kmsg.NewListOffsetsRequestTopicPartition()
-	lp.Partition, lp.Timestamp = p, -1
-	lt.Partitions = append(lt.Partitions, lp)
-	lo.Topics = append(lo.Topics, lt)
-	lr, err := lo.RequestWith(ctx, cl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	end := lr.Topics[0].Partitions[0].Offset
-	var out []*kgo.Record
-	for int64(len(out)) < end {
-		fs := cl.PollFetches(ctx)
-		if err := ctx.Err(); err != nil {
-			t.Fatalf("read %d of %d records of %s/%d: %v", len(out), end, topic, p, err)
+	want := map[string]string{} // sequence → value
+	for _, raw := range raws {
+		rec, v, err := Normalize([]byte(raw))
+		if err != nil {
+			t.Fatal(err)
 		}
-		out = append(out, fs.Records()...)
+		want[rec.DynamoDB.SequenceNumber] = string(v)
 	}
-	return out
+	seen := map[string]int{}
+	for _, r := range got {
+		seq, _ := header(r, HeaderSequence)
+		seen[seq]++
+		if w, ok := want[seq]; !ok {
+			t.Errorf("unexpected record %s in the topic", seq)
+		} else if string(r.Value) != w {
+			t.Errorf("record %s: value\n%s\nwant\n%s", seq, r.Value, w)
+		}
+	}
+	for seq := range want {
+		if seen[seq] != 1 {
+			t.Errorf("record %s is in the topic %d times, want once", seq, seen[seq])
+		}
+	}
 }
 
 func normalized(t *testing.T, raw string) string {

@@ -107,12 +107,29 @@ func streamRecord(id, seq string) string {
 		`"StreamViewType":"NEW_AND_OLD_IMAGES"},"eventSourceARN":%[3]q}`, id, seq, testARN)
 }
 
-// readTopic reads every record of topic, and checks that the topic holds no more.
+// readTopic reads every committed record of topic, as a read_committed consumer sees it,
+// and checks that there are want of them.
 func readTopic(t *testing.T, brokers []string, topic string, want int) []*kgo.Record {
+	t.Helper()
+	got := readCommitted(t, brokers, topic)
+	if len(got) != want {
+		t.Fatalf("topic %s holds %d committed records, want %d", topic, len(got), want)
+	}
+	return got
+}
+
+const sentinelHeader = "streamhub.test.sentinel"
+
+// readCommitted reads every committed record of topic. Transactions leave control
+// records and aborted records behind, so end offsets do not count records: a sentinel
+// produced into each partition marks the end, and a read_committed consumer that has
+// seen every sentinel has seen everything committed before it (and nothing aborted).
+func readCommitted(t *testing.T, brokers []string, topic string) []*kgo.Record {
 	t.Helper()
 	ctx := testContext(t)
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,24 +138,37 @@ func readTopic(t *testing.T, brokers []string, topic string, want int) []*kgo.Re
 	if err != nil {
 		t.Fatal(err)
 	}
-	var total int64
+	nonce := fmt.Sprint(time.Now().UnixNano())
+	var sentinels []*kgo.Record
 	ends.Each(func(o kadm.ListedOffset) {
 		if o.Err != nil {
 			t.Fatalf("end offset of %s/%d: %v", o.Topic, o.Partition, o.Err)
 		}
-		total += o.Offset
+		sentinels = append(sentinels, &kgo.Record{Topic: topic, Partition: o.Partition,
+			Headers: []kgo.RecordHeader{{Key: sentinelHeader, Value: []byte(nonce)}}})
 	})
-	if total != int64(want) {
-		t.Fatalf("topic %s holds %d records, want %d", topic, total, want)
+	if len(sentinels) == 0 {
+		t.Fatalf("topic %s has no partitions", topic)
+	}
+	if err := cl.ProduceSync(ctx, sentinels...).FirstErr(); err != nil {
+		t.Fatalf("sentinels into %s: %v", topic, err)
 	}
 	var out []*kgo.Record
-	for len(out) < want {
+	for seen := 0; seen < len(sentinels); {
 		fs := cl.PollFetches(ctx)
 		if err := ctx.Err(); err != nil {
-			t.Fatalf("read %d of %d records of %s: %v", len(out), want, topic, err)
+			t.Fatalf("read %s: %d of %d partitions read to their end: %v", topic, seen, len(sentinels), err)
 		}
 		fs.EachError(func(_ string, _ int32, err error) { t.Fatalf("fetch %s: %v", topic, err) })
-		out = append(out, fs.Records()...)
+		for _, r := range fs.Records() {
+			if v, ok := header(r, sentinelHeader); ok {
+				if v == nonce {
+					seen++
+				}
+				continue
+			}
+			out = append(out, r)
+		}
 	}
 	return out
 }
