@@ -99,6 +99,11 @@ type buffer struct {
 // crashError stops the loop without committing or flushing (Hooks).
 type crashError struct{ err error }
 
+// Crash wraps err so that the loop, given it by a hook or by Sink.Flush, stops at once
+// as a killed process would: no retry, no commit, no final flush. Tests use it to crash a
+// sink at a chosen step.
+func Crash(err error) error { return &crashError{err} }
+
 func (e *crashError) Error() string { return "crash: " + e.err.Error() }
 func (e *crashError) Unwrap() error { return e.err }
 
@@ -366,6 +371,10 @@ func (l *Loop) flush(ctx context.Context, b *Batch) error {
 		rejects, err = l.opts.Sink.Flush(ctx, b)
 		if err == nil {
 			break
+		}
+		var crash *crashError
+		if errors.As(err, &crash) {
+			return err
 		}
 		l.opts.Metrics.flushes.WithLabelValues(l.opts.Name, "error").Inc()
 		l.opts.Metrics.retries.WithLabelValues(l.opts.Name).Inc()

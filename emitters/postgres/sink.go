@@ -47,6 +47,11 @@ type Options struct {
 	Logger *slog.Logger
 	// Registry receives the metrics; sinks may share one. Nil: a private registry.
 	Registry prometheus.Registerer
+	// AfterStep, when set, runs inside each flush's transaction after each of its steps
+	// (warehouse.StepStage, StepCopy, StepUpsert, StepOffsets: the last one runs just
+	// before the commit). An error fails the flush there and rolls it back; tests crash a
+	// sink at each step with it (emitters.Crash).
+	AfterStep func(ctx context.Context, step string, b *emitters.Batch) error
 }
 
 // Sink writes batches to PostgreSQL. It implements emitters.OffsetKeeper.
@@ -191,6 +196,12 @@ func (s *Sink) flush(ctx context.Context, b *emitters.Batch) ([]emitters.Reject,
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
 
+	after := func(step string) error {
+		if s.opts.AfterStep == nil {
+			return nil
+		}
+		return s.opts.AfterStep(ctx, step, b)
+	}
 	counts := map[string]int64{}
 	if len(rows) > 0 {
 		start = time.Now()
@@ -198,6 +209,9 @@ func (s *Sink) flush(ctx context.Context, b *emitters.Batch) ([]emitters.Reject,
 			return nil, fmt.Errorf("postgres: stage: %w", err)
 		}
 		step(warehouse.StepStage, start)
+		if err := after(warehouse.StepStage); err != nil {
+			return nil, err
+		}
 
 		start = time.Now()
 		n, err := tx.CopyFrom(ctx, pgx.Identifier{stageName}, t.StageColumnNames(), copySource(rows))
@@ -208,6 +222,9 @@ func (s *Sink) flush(ctx context.Context, b *emitters.Batch) ([]emitters.Reject,
 			return nil, fmt.Errorf("postgres: copied %d rows of %d", n, len(rows))
 		}
 		step(warehouse.StepCopy, start)
+		if err := after(warehouse.StepCopy); err != nil {
+			return nil, err
+		}
 
 		start = time.Now()
 		steps := warehouse.AppendSteps(warehouse.Postgres, t, stageName)
@@ -227,6 +244,9 @@ func (s *Sink) flush(ctx context.Context, b *emitters.Batch) ([]emitters.Reject,
 			}
 		}
 		step(warehouse.StepUpsert, start)
+		if err := after(warehouse.StepUpsert); err != nil {
+			return nil, err
+		}
 	}
 
 	start = time.Now()
@@ -237,6 +257,9 @@ ON CONFLICT ("sink", "topic", "partition") DO UPDATE SET "topic_id" = EXCLUDED."
 		return nil, fmt.Errorf("postgres: offsets: %w", err)
 	}
 	step(warehouse.StepOffsets, start)
+	if err := after(warehouse.StepOffsets); err != nil {
+		return nil, err
+	}
 
 	start = time.Now()
 	if err := tx.Commit(ctx); err != nil {
