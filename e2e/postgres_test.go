@@ -159,7 +159,7 @@ SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
-	
+
 	for i, d := range diffs {
 		if i == 10 {
 			t.Errorf("... and %d more", len(diffs)-10)
