@@ -311,7 +311,9 @@ func lambdaWrite(ctx context.Context, t *testing.T, db *ddb.Client) int {
 	t.Helper()
 	num := func(v string) ddbtypes.AttributeValue { return &ddbtypes.AttributeValueMemberN{Value: v} }
 	str := func(v string) ddbtypes.AttributeValue { return &ddbtypes.AttributeValueMemberS{Value: v} }
-	key := func(i int) map[string]ddbtypes.AttributeValue { return map[string]ddbtypes.AttributeValue{"Id": num(strconv.Itoa(i))} }
+	key := func(i int) map[string]ddbtypes.AttributeValue {
+		return map[string]ddbtypes.AttributeValue{"Id": num(strconv.Itoa(i))}
+	}
 	item := func(i int) map[string]ddbtypes.AttributeValue {
 		m := key(i)
 		m["s"] = str(fmt.Sprintf("item %d <&> \u2028 é", i))

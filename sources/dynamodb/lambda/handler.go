@@ -99,9 +99,11 @@ func NewHandler(ctx context.Context, cfg Config, opts ...kgo.Opt) (*Handler, err
 // transactionTimeout is how long the broker keeps a transaction open: the wait for
 // acknowledgements and the commit fit in it. A function killed inside a transaction
 // (Lambda timeout, crash) leaves it open this long; read_committed readers of its
-// partitions wait for it, then the broker aborts it.
+// partitions wait for it, then the broker aborts it. Brokers refuse a producer asking for
+// more than transaction.max.timeout.ms, 15 minutes by default (also Lambda's longest
+// invocation).
 func transactionTimeout(produce time.Duration) time.Duration {
-	return produce + 30*time.Second
+	return min(produce+30*time.Second, 15*time.Minute)
 }
 
 // TransactionalID is the Kafka transactional ID of this process's producer.
