@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"sort"
@@ -30,6 +31,8 @@ import (
 	"github.com/aws/smithy-go/logging"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/streamhub/streamhub/internal/pgtest"
+	"github.com/streamhub/streamhub/kafka"
 	"github.com/streamhub/streamhub/pipeline"
 	"github.com/streamhub/streamhub/sources/dynamodb"
 	"github.com/streamhub/streamhub/state"
@@ -53,24 +56,39 @@ type interopTable struct {
 	keys  []string // the topology's keys: hash, then range
 	topic string
 	arn   string
-	// written holds every key ever written: encoded item key → view API query.
+	// arns are every stream the table has had, the current one last.
+	arns []string
+	// written holds every key written to the current table: encoded item key → view API
+	// query.
 	written map[string]url.Values
+	// Of the table as it was before it was deleted and created again: its keys, and what
+	// a full Scan returned just before the deletion.
+	oldWritten map[string]url.Values
+	oldLive    map[string]map[string]types.AttributeValue
+	oldARN     string
 }
 
-// TestBridgeAgainstDynamoDBLocal runs the bridge, the processor and the view API against
-// AWS's DynamoDB Local: two tables with NEW_AND_OLD_IMAGES streams, written through the
-// real SDK with every kind of write and every attribute type, before and while the
-// pipeline runs. The pipeline finds DynamoDB Local only through the SDK's standard
-// variables. At the end a full Scan of each table must equal the view API item by item,
-// every deleted key must read back deleted, and the CDC topics must hold every stream
+// TestBridgeAgainstDynamoDBLocal runs streamhub against AWS's DynamoDB Local: three
+// tables with NEW_AND_OLD_IMAGES streams (hash key only; hash and range key; every
+// attribute type), written through the real SDK with every kind of write, before and
+// while the pipeline runs. The bridge is a `streamhub bridge` process that finds DynamoDB
+// Local only through the SDK's standard variables; it is killed with SIGKILL while the
+// writers write and started again. The processor, the view API and the PostgreSQL sink
+// run in the test. Then one table is deleted and created again under its name. At the
+// end a full Scan of each table must equal the view API and the PostgreSQL state table
+// item by item, every deleted key must read back deleted, the re-created table's old
+// items must follow the documented rule, and the CDC topics must hold every stream
 // record's eventID exactly once.
 func TestBridgeAgainstDynamoDBLocal(t *testing.T) {
 	began := time.Now()
+	// The binary builds while DynamoDB Local starts: both take seconds on a busy machine.
+	bin := buildStreamhub(t)
 	endpoint := dynamoDBLocal(t)
 	t.Logf("DynamoDB Local answers at %s after %s", endpoint, time.Since(began).Round(time.Millisecond))
 	useAWSEnv(t, endpoint)
+	pg, schema := pgtest.Schema(t, t.Name())
 
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	awsCfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
@@ -84,21 +102,32 @@ func TestBridgeAgainstDynamoDBLocal(t *testing.T) {
 	streams := dynamodbstreams.NewFromConfig(awsCfg)
 
 	users := &interopTable{name: "users", keys: []string{"pk", "sk"}, topic: "interop.users.cdc", written: map[string]url.Values{}}
+	plain := &interopTable{name: "plain", keys: []string{"id"}, topic: "interop.plain.cdc", written: map[string]url.Values{}}
 	items := &interopTable{name: "items", keys: []string{"id"}, topic: "interop.items.cdc", written: map[string]url.Values{}}
-	createTable(ctx, t, db, users, []types.AttributeDefinition{
-		{AttributeName: aws.String("pk"), AttributeType: types.ScalarAttributeTypeS},
-		{AttributeName: aws.String("sk"), AttributeType: types.ScalarAttributeTypeN},
-	})
-	createTable(ctx, t, db, items, []types.AttributeDefinition{
-		{AttributeName: aws.String("id"), AttributeType: types.ScalarAttributeTypeS},
-	})
-	w := &writer{t: t, ctx: ctx, db: db, users: users, items: items, rng: rand.New(rand.NewPCG(7, 9))}
+	all := []*interopTable{users, plain, items}
+	createTable(ctx, t, db, users)
+	createTable(ctx, t, db, plain)
+	createTable(ctx, t, db, items)
+	w := &writer{t: t, ctx: ctx, db: db, users: users, plain: plain, items: items, rng: rand.New(rand.NewPCG(7, 9))}
 
-	// Before the pipeline starts: the bridge must read these from TRIM_HORIZON.
+	// Before anything runs: the bridge must read these from TRIM_HORIZON.
 	w.before()
 
+	broker, err := kafka.StartEmbedded("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer broker.Close()
+	file, cfg := interopConfig(t, broker.Addrs(), schema)
+	// The processors, the view API and the sink share one connection; the test's reader
+	// has its own, as kafka.Conn makes clients for one goroutine at a time.
+	conn, err := kafka.Connect(ctx, cfg.Kafka)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
 	p, err := pipeline.New(ctx, pipeline.Options{
-		Config: interopConfig(t), Roles: pipeline.Roles{Bridge: true, Process: true, Serve: true},
+		Config: cfg, Conn: conn, Roles: pipeline.Roles{Process: true, Serve: true, Emit: true},
 		MemoryStorage: true, Logger: testLogger(),
 	})
 	if err != nil {
@@ -124,30 +153,59 @@ func TestBridgeAgainstDynamoDBLocal(t *testing.T) {
 		}
 	}
 	defer stopPipeline()
+	readerConn, err := kafka.Connect(ctx, cfg.Kafka)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer readerConn.Close()
+	cdc := newCDCReader(t, readerConn, all...)
+	defer cdc.close()
 
-	waitFor(t, "the bridge commits the first records", 90*time.Second, func() bool { return p.Status().Bridge.Records > 0 })
-	// While it runs.
-	w.during()
+	first := startBridge(t, bin(), "bridge-1", file)
+	cdc.waitRecords(ctx, t, "the first bridge commits the first records", 1)
+	// While it runs: the writers write, and the bridge dies with SIGKILL in the middle,
+	// with its transactions wherever they are.
+	written := make(chan struct{})
+	go func() { defer close(written); w.during() }()
+	at := cdc.records() + 150
+	cdc.waitRecords(ctx, t, "the first bridge commits records of the running writers", at)
+	select {
+	case <-written:
+		t.Log("the writers finished before the kill: the bridge was killed between writes, not during them")
+	default:
+	}
+	first.kill()
+	t.Logf("bridge-1 killed with SIGKILL after %d CDC records were committed", cdc.records())
+	second := startBridge(t, bin(), "bridge-2", file)
+	<-written
+	if t.Failed() {
+		return
+	}
 	t.Logf("%d writes to DynamoDB Local (%d rejected); %s since start",
 		w.writes, w.rejected, time.Since(began).Round(time.Millisecond))
 
+	// The table deleted and created again under its name, while the second bridge runs.
+	w.recreate(ctx, streams, plain)
 	waitFor(t, "the view API ready", 90*time.Second, p.Ready)
-	cdc := newCDCReader(t, p, users, items)
-	defer cdc.close()
 
 	// The views are eventually consistent: wait until everything agrees, then report
 	// every difference that is left.
 	var diffs []string
-	deadline := time.Now().Add(2 * time.Minute)
+	deadline := time.Now().Add(150 * time.Second)
 	for {
 		cdc.poll(ctx, 300*time.Millisecond)
 		diffs = nil
-		for _, tb := range []*interopTable{users, items} {
+		for _, tb := range all {
 			diffs = append(diffs, cdc.diff(ctx, streams, tb)...)
 		}
 		if len(diffs) == 0 {
-			for _, tb := range []*interopTable{users, items} {
+			for _, tb := range all {
 				diffs = append(diffs, diffViews(ctx, t, db, p.API.Addr(), tb)...)
+			}
+		}
+		if len(diffs) == 0 {
+			for _, tb := range all {
+				diffs = append(diffs, diffPostgres(ctx, t, db, pg, schema, tb)...)
 			}
 		}
 		if len(diffs) == 0 || time.Now().After(deadline) {
@@ -157,7 +215,7 @@ func TestBridgeAgainstDynamoDBLocal(t *testing.T) {
 	}
 	// A moment longer, to catch a duplicate that arrives late.
 	cdc.poll(ctx, time.Second)
-	for _, tb := range []*interopTable{users, items} {
+	for _, tb := range all {
 		diffs = append(diffs, cdc.diff(ctx, streams, tb)...)
 	}
 	for i, d := range diffs {
@@ -168,38 +226,51 @@ func TestBridgeAgainstDynamoDBLocal(t *testing.T) {
 		t.Error(d)
 	}
 	st := p.Status()
-	t.Logf("bridged %d stream records (%d users, %d items in the tables; %d keys ever written); processed %d (applied %d, stale %d, duplicate %d, invalid %d)",
-		st.Bridge.Records, len(scan(ctx, t, db, users.name)), len(scan(ctx, t, db, items.name)),
-		len(users.written)+len(items.written), st.Applied+st.Stale+st.Duplicate+st.Invalid,
-		st.Applied, st.Stale, st.Duplicate, st.Invalid)
+	t.Logf("bridged %d stream records (%d users, %d plain, %d items in the tables); processed %d (applied %d, stale %d, duplicate %d, invalid %d); PostgreSQL sink flushed %d",
+		cdc.records(), len(scan(ctx, t, db, users.name)), len(scan(ctx, t, db, plain.name)), len(scan(ctx, t, db, items.name)),
+		st.Applied+st.Stale+st.Duplicate+st.Invalid, st.Applied, st.Stale, st.Duplicate, st.Invalid, st.Flushed)
 	if st.Invalid > 0 {
 		t.Errorf("the processor found %d invalid records", st.Invalid)
 	}
-	for _, tb := range []*interopTable{users, items} {
-		logShards(ctx, t, streams, tb)
+	for _, tb := range all {
+		for _, arn := range tb.arns {
+			logShards(ctx, t, streams, tb.name, arn)
+		}
 	}
+	if n := second.metric(t, "streamhub_bridge_stream_changes_total"); n != 1 {
+		t.Errorf("bridge-2: streamhub_bridge_stream_changes_total = %v, want 1 (plain re-created)", n)
+	}
+	second.terminate(t)
 	stopPipeline()
 	t.Logf("run time %s", time.Since(began).Round(time.Millisecond))
 }
 
-// interopConfig names no endpoint and no region: the SDK finds DynamoDB Local through
-// AWS_ENDPOINT_URL and AWS_REGION alone.
-func interopConfig(t *testing.T) *topology.Config {
+// interopConfig writes the topology for the bridge process and the test. It names no
+// AWS endpoint and no region: the SDK finds DynamoDB Local through AWS_ENDPOINT_URL and
+// AWS_REGION alone.
+func interopConfig(t *testing.T, brokers []string, schema string) (string, *topology.Config) {
 	t.Helper()
-	yaml := `env: interop
+	yaml := fmt.Sprintf(`env: interop
 kafka:
-  brokers: embedded
-  embedded_listen: 127.0.0.1:0
+  brokers: [%s]
+  replication_factor: 1
+  min_insync_replicas: 1
 tables:
   - name: users
     keys: [pk, sk]
     partitions: 3
+  - name: plain
+    keys: [id]
+    partitions: 2
   - name: items
     keys: [id]
     partitions: 2
 sources:
   - type: dynamodb
     table: users
+    poll_interval: 100ms
+  - type: dynamodb
+    table: plain
     poll_interval: 100ms
   - type: dynamodb
     table: items
@@ -210,16 +281,38 @@ bridge:
   max_backoff: 1s
 api:
   listen: 127.0.0.1:0
-`
-	cfg, err := topology.Parse("interop.yaml", []byte(yaml))
+processor:
+  shutdown_timeout: 20s
+sinks:
+  - name: pg
+    type: postgres
+    dsn: %q
+    schema: %s
+    tables: [users, plain, items]
+    buffer:
+      count_records: 500
+      flush_time: 200ms
+`, strings.Join(brokers, ", "), pgtest.DSN(), schema)
+	file := filepath.Join(t.TempDir(), "interop.yaml")
+	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := topology.Load(file)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, yaml)
 	}
-	return cfg
+	return file, cfg
 }
 
-func createTable(ctx context.Context, t *testing.T, db *ddb.Client, tb *interopTable, defs []types.AttributeDefinition) {
+// keyDefs are the attribute definitions of the test's tables' keys.
+var keyDefs = map[string]types.ScalarAttributeType{"pk": types.ScalarAttributeTypeS, "sk": types.ScalarAttributeTypeN, "id": types.ScalarAttributeTypeS}
+
+func createTable(ctx context.Context, t *testing.T, db *ddb.Client, tb *interopTable) {
 	t.Helper()
+	var defs []types.AttributeDefinition
+	for _, k := range tb.keys {
+		defs = append(defs, types.AttributeDefinition{AttributeName: aws.String(k), AttributeType: keyDefs[k]})
+	}
 	schema := []types.KeySchemaElement{{AttributeName: aws.String(tb.keys[0]), KeyType: types.KeyTypeHash}}
 	if len(tb.keys) > 1 {
 		schema = append(schema, types.KeySchemaElement{AttributeName: aws.String(tb.keys[1]), KeyType: types.KeyTypeRange})
@@ -244,6 +337,7 @@ func createTable(ctx context.Context, t *testing.T, db *ddb.Client, tb *interopT
 		t.Fatalf("table %s has no stream after CreateTable", tb.name)
 	}
 	tb.arn = *out.Table.LatestStreamArn
+	tb.arns = append(tb.arns, tb.arn)
 	t.Logf("table %s: stream %s", tb.name, tb.arn)
 }
 
@@ -253,11 +347,13 @@ type writer struct {
 	ctx            context.Context
 	db             *ddb.Client
 	users, items   *interopTable
+	plain          *interopTable
 	rng            *rand.Rand
 	writes         int
 	rejected       int
 	version        int
 	nextUser, next int
+	nextPlain      int
 }
 
 func s(v string) types.AttributeValue   { return &types.AttributeValueMemberS{Value: v} }
@@ -275,6 +371,42 @@ func (w *writer) itemKey(i int) map[string]types.AttributeValue {
 	id := fmt.Sprintf("item#%d", i)
 	w.note(w.items, map[string]types.AttributeValue{"id": s(id)}, url.Values{"id": {id}})
 	return map[string]types.AttributeValue{"id": s(id)}
+}
+
+func (w *writer) plainKey(i int) map[string]types.AttributeValue {
+	id := fmt.Sprintf("plain#%d", i)
+	w.note(w.plain, map[string]types.AttributeValue{"id": s(id)}, url.Values{"id": {id}})
+	return map[string]types.AttributeValue{"id": s(id)}
+}
+
+// plainItem is the hash-key-only table's simple item: strings and numbers.
+func (w *writer) plainItem(i int) map[string]types.AttributeValue {
+	w.version++
+	return with(w.plainKey(i), map[string]types.AttributeValue{
+		"title":   s(fmt.Sprintf("plain %d", w.rng.IntN(1000))),
+		"count":   nInt(w.rng.IntN(1_000_000) - 500_000),
+		"price":   n(fmt.Sprintf("%d.%02d", w.rng.IntN(10_000), w.rng.IntN(100))),
+		"version": nInt(w.version),
+	})
+}
+
+// plainWrite is one random write to the hash-key-only table.
+func (w *writer) plainWrite() {
+	switch r := w.rng.IntN(4); {
+	case r < 2:
+		w.put("plain", w.plainItem(w.rng.IntN(w.nextPlain+3)))
+	case r < 3:
+		_, err := w.db.UpdateItem(w.ctx, &ddb.UpdateItemInput{
+			TableName:                 aws.String("plain"),
+			Key:                       w.plainKey(w.rng.IntN(w.nextPlain)),
+			UpdateExpression:          aws.String("SET #c = if_not_exists(#c, :zero) + :d, title = :t"),
+			ExpressionAttributeNames:  map[string]string{"#c": "count"},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":zero": nInt(0), ":d": nInt(w.rng.IntN(100) - 50), ":t": s("updated")},
+		})
+		w.must("UpdateItem plain", err)
+	default:
+		w.del("plain", w.plainKey(w.rng.IntN(w.nextPlain)))
+	}
 }
 
 func (w *writer) note(tb *interopTable, key map[string]types.AttributeValue, q url.Values) {
@@ -384,6 +516,80 @@ func (w *writer) conditionFails(what string, err error) {
 	w.rejected++
 }
 
+// recreate deletes the table and creates it again under its name, then writes the new
+// table: keys the old one had, new keys, and deletes. What a Scan of the old table
+// returned just before the deletion is kept: the view must still show it for the keys
+// the new table does not write (the rule in DESIGN.md, "Real peers").
+func (w *writer) recreate(ctx context.Context, streams *dynamodbstreams.Client, tb *interopTable) {
+	w.t.Helper()
+	tb.oldLive = map[string]map[string]types.AttributeValue{}
+	for _, item := range scan(ctx, w.t, w.db, tb.name) {
+		key, err := state.EncodeKey(toImage(w.t, item), tb.keys)
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		tb.oldLive[key] = item
+	}
+	tb.oldWritten, tb.written, tb.oldARN = tb.written, map[string]url.Values{}, tb.arn
+	if _, err := w.db.DeleteTable(ctx, &ddb.DeleteTableInput{TableName: aws.String(tb.name)}); err != nil {
+		w.t.Fatalf("delete table %s: %v", tb.name, err)
+	}
+	waitFor(w.t, "the table deleted", 60*time.Second, func() bool {
+		_, err := w.db.DescribeTable(ctx, &ddb.DescribeTableInput{TableName: aws.String(tb.name)})
+		var nf *types.ResourceNotFoundException
+		return errors.As(err, &nf)
+	})
+	createTable(ctx, w.t, w.db, tb)
+	for i := range 10 {
+		w.put(tb.name, w.plainItem(i)) // keys the old table had
+	}
+	for i := 1000; i < 1010; i++ {
+		w.put(tb.name, w.plainItem(i)) // keys it never had
+	}
+	w.del(tb.name, w.plainKey(1001))
+	w.del(tb.name, w.plainKey(2)) // deleted in the new table: deleted in the view
+	_, err := w.db.UpdateItem(ctx, &ddb.UpdateItemInput{TableName: aws.String(tb.name), Key: w.plainKey(20),
+		UpdateExpression: aws.String("SET title = :t"), ExpressionAttributeValues: map[string]types.AttributeValue{":t": s("only the title")}})
+	w.must("UpdateItem of an old key in the new table", err)
+	for range 40 {
+		w.plainWrite()
+	}
+	// A delete of a key the new table does not hold writes no stream record: such a key
+	// is one the new table never wrote, and keeps the old table's state.
+	wrote, err := streamKeys(ctx, streams, tb.arn, tb.keys)
+	if err != nil {
+		w.t.Fatalf("read the new stream: %v", err)
+	}
+	for key := range tb.written {
+		if !wrote[key] {
+			delete(tb.written, key)
+		}
+	}
+}
+
+// streamKeys reads the stream from TRIM_HORIZON to its end, as streamEventIDs does, and
+// returns the encoded keys of its records.
+func streamKeys(ctx context.Context, api *dynamodbstreams.Client, arn string, keys []string) (map[string]bool, error) {
+	out := map[string]bool{}
+	err := eachStreamRecord(ctx, api, arn, func(rec streamtypes.Record) error {
+		img := map[string]state.AttributeValue{}
+		for name, av := range rec.Dynamodb.Keys {
+			switch v := av.(type) {
+			case *streamtypes.AttributeValueMemberS:
+				img[name] = state.StringValue(v.Value)
+			case *streamtypes.AttributeValueMemberN:
+				img[name] = state.NumberValue(v.Value)
+			default:
+				return fmt.Errorf("key attribute %s of type %T", name, av)
+			}
+		}
+		key, err := state.EncodeKey(img, keys)
+		out[key] = true
+		return err
+	})
+	return out, err
+}
+
 // before writes the tables' first content, before the pipeline starts.
 func (w *writer) before() {
 	for i := range 20 {
@@ -392,6 +598,12 @@ func (w *writer) before() {
 		}
 	}
 	w.nextUser = 20
+	for i := range 30 {
+		w.put("plain", w.plainItem(i))
+	}
+	w.nextPlain = 30
+	w.del("plain", w.plainKey(3))
+	w.put("plain", w.plainItem(3))
 	for i := range 12 {
 		w.put("items", w.fullItem(i))
 	}
@@ -425,8 +637,10 @@ func (w *writer) during() {
 	w.put("items", same)
 	w.put("items", same)
 
-	for range 300 {
-		switch r := w.rng.IntN(10); {
+	for range 600 {
+		switch r := w.rng.IntN(13); {
+		case r >= 10:
+			w.plainWrite()
 		case r < 4:
 			w.put("users", w.user(w.rng.IntN(w.nextUser+5), 1+w.rng.IntN(3)))
 		case r < 6:
@@ -556,6 +770,11 @@ func (w *writer) batch() {
 	}
 	w.next += 6
 	reqs["items"] = append(reqs["items"], types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: w.itemKey(8)}})
+	for i := range 8 {
+		reqs["plain"] = append(reqs["plain"], types.WriteRequest{PutRequest: &types.PutRequest{Item: w.plainItem(w.nextPlain + i)}})
+	}
+	w.nextPlain += 8
+	reqs["plain"] = append(reqs["plain"], types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: w.plainKey(4)}})
 
 	// Flatten into batches of at most 25 requests.
 	type req struct {
@@ -563,7 +782,7 @@ func (w *writer) batch() {
 		r     types.WriteRequest
 	}
 	var all []req
-	for _, table := range []string{"users", "items"} {
+	for _, table := range []string{"users", "items", "plain"} {
 		for _, r := range reqs[table] {
 			all = append(all, req{table, r})
 		}
@@ -592,6 +811,7 @@ func (w *writer) transact() {
 			UpdateExpression:          aws.String("SET score = :s ADD tags :t"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":s": n(n38), ":t": &types.AttributeValueMemberSS{Value: []string{"tx"}}}}},
 		{Delete: &types.Delete{TableName: aws.String("items"), Key: w.itemKey(10)}},
+		{Put: &types.Put{TableName: aws.String("plain"), Item: w.plainItem(5)}},
 		{ConditionCheck: &types.ConditionCheck{TableName: aws.String("users"), Key: w.userKey(16, 1),
 			ConditionExpression: aws.String("attribute_exists(pk)")}},
 	}})
@@ -699,17 +919,42 @@ func diffViews(ctx context.Context, t *testing.T, db *ddb.Client, addr string, t
 		if gk, _ := json.Marshal(got["key"]); string(gk) != key {
 			diffs = append(diffs, fmt.Sprintf("%s %s: view key %s", tb.name, key, gk))
 		}
-		diffs = append(diffs, diffAttr(tb.name+" "+key, state.MapValue(item), got["item"])...)
+		if tb.oldARN != "" {
+			if st := viewStream(got); st != tb.arn {
+				diffs = append(diffs, fmt.Sprintf("%s %s: in the new table, but the view's version.stream is %q", tb.name, key, st))
+			}
+		}
+		diffs = append(diffs, diffAttr(tb.name+" "+key, state.MapValue(item), got["item"], false)...)
+	}
+	// The re-created table's rule: a key the new table never wrote keeps what the old
+	// table left, marked by the old stream in version.stream.
+	for key, q := range tb.oldWritten {
+		if tb.written[key] != nil {
+			continue
+		}
+		code, body := get(t, addr, "/v1/tables/"+tb.name+"/item", withDeleted(q))
+		old, live := tb.oldLive[key]
+		switch {
+		case code == http.StatusNotFound && !live:
+		case code != http.StatusOK:
+			diffs = append(diffs, fmt.Sprintf("%s %s (old table only): view API status %d: %s", tb.name, key, code, body))
+		default:
+			got := decode(t, body)
+			if st := viewStream(got); st != tb.oldARN {
+				diffs = append(diffs, fmt.Sprintf("%s %s (old table only): version.stream %q, want the old stream %q", tb.name, key, st, tb.oldARN))
+			}
+			if got["deleted"] != !live {
+				diffs = append(diffs, fmt.Sprintf("%s %s (old table only): deleted = %v, the old table held it: %v", tb.name, key, got["deleted"], live))
+			} else if live {
+				diffs = append(diffs, diffAttr(tb.name+" "+key+" (old table only)", state.MapValue(toImage(t, old)), got["item"], false)...)
+			}
+		}
 	}
 	for key, q := range tb.written {
 		if live[key] {
 			continue
 		}
-		q2 := url.Values{"include_deleted": {"true"}}
-		for k, v := range q {
-			q2[k] = v
-		}
-		code, body := get(t, addr, "/v1/tables/"+tb.name+"/item", q2)
+		code, body := get(t, addr, "/v1/tables/"+tb.name+"/item", withDeleted(q))
 		switch {
 		case code == http.StatusNotFound:
 		case code != http.StatusOK:
@@ -721,10 +966,26 @@ func diffViews(ctx context.Context, t *testing.T, db *ddb.Client, addr string, t
 	return diffs
 }
 
-// diffAttr compares an attribute value with its plain JSON from the view API (decoded
-// with UseNumber): numbers as json.Number text exactly as state.ToPlainJSON writes them,
-// sets in any order, maps and lists attribute by attribute.
-func diffAttr(path string, want state.AttributeValue, got any) []string {
+func withDeleted(q url.Values) url.Values {
+	q2 := url.Values{"include_deleted": {"true"}}
+	for k, v := range q {
+		q2[k] = v
+	}
+	return q2
+}
+
+// viewStream is the stream of the change that made a view API item.
+func viewStream(item map[string]any) string {
+	v, _ := item["version"].(map[string]any)
+	s, _ := v["stream"].(string)
+	return s
+}
+
+// diffAttr compares an attribute value with its plain JSON (decoded with UseNumber):
+// numbers as json.Number text exactly as state.ToPlainJSON writes them or, with
+// decimals (PostgreSQL's jsonb rewrites numbers), as exact decimal values; sets in any
+// order; maps and lists attribute by attribute.
+func diffAttr(path string, want state.AttributeValue, got any, decimals bool) []string {
 	switch want.Type {
 	case state.TypeM:
 		gm, ok := got.(map[string]any)
@@ -738,7 +999,7 @@ func diffAttr(path string, want state.AttributeValue, got any) []string {
 				diffs = append(diffs, fmt.Sprintf("%s.%s: missing from the view", path, name))
 				continue
 			}
-			diffs = append(diffs, diffAttr(path+"."+name, want.M[name], g)...)
+			diffs = append(diffs, diffAttr(path+"."+name, want.M[name], g, decimals)...)
 		}
 		for _, name := range slices.Sorted(maps.Keys(gm)) {
 			if _, ok := want.M[name]; !ok {
@@ -753,7 +1014,7 @@ func diffAttr(path string, want state.AttributeValue, got any) []string {
 		}
 		var diffs []string
 		for i := range want.L {
-			diffs = append(diffs, diffAttr(fmt.Sprintf("%s[%d]", path, i), want.L[i], gl[i])...)
+			diffs = append(diffs, diffAttr(fmt.Sprintf("%s[%d]", path, i), want.L[i], gl[i], decimals)...)
 		}
 		return diffs
 	}
@@ -762,6 +1023,9 @@ func diffAttr(path string, want state.AttributeValue, got any) []string {
 		return []string{fmt.Sprintf("%s: %v", path, err)}
 	}
 	w := decodeAny(plain)
+	if decimals {
+		w, got = exactDecimals(w), exactDecimals(got)
+	}
 	if want.Type == state.TypeSS || want.Type == state.TypeNS || want.Type == state.TypeBS {
 		w, got = sortedSet(w), sortedSet(got)
 	}
@@ -822,7 +1086,7 @@ type cdcReader struct {
 	bad []string
 }
 
-func newCDCReader(t *testing.T, p *pipeline.Pipeline, tables ...*interopTable) *cdcReader {
+func newCDCReader(t *testing.T, conn *kafka.Conn, tables ...*interopTable) *cdcReader {
 	t.Helper()
 	r := &cdcReader{t: t, topics: map[string]*interopTable{}, ids: map[string]map[string]int{}}
 	var topics []string
@@ -831,7 +1095,8 @@ func newCDCReader(t *testing.T, p *pipeline.Pipeline, tables ...*interopTable) *
 		r.ids[tb.name] = map[string]int{}
 		topics = append(topics, tb.topic)
 	}
-	cl, err := p.Conn().Client(kgo.ConsumeTopics(topics...), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	cl, err := conn.Client(kgo.ConsumeTopics(topics...), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -840,6 +1105,29 @@ func newCDCReader(t *testing.T, p *pipeline.Pipeline, tables ...*interopTable) *
 }
 
 func (r *cdcReader) close() { r.cl.Close() }
+
+// records is how many records the reader has read from every topic.
+func (r *cdcReader) records() int {
+	n := 0
+	for _, ids := range r.ids {
+		for _, k := range ids {
+			n += k
+		}
+	}
+	return n
+}
+
+// waitRecords polls until the topics hold at least n records.
+func (r *cdcReader) waitRecords(ctx context.Context, t *testing.T, what string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(120 * time.Second)
+	for r.records() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after 120s waiting for %s: %d CDC records, want %d", what, r.records(), n)
+		}
+		r.poll(ctx, 100*time.Millisecond)
+	}
+}
 
 // poll reads what the topics hold for about d.
 func (r *cdcReader) poll(ctx context.Context, d time.Duration) {
@@ -862,8 +1150,8 @@ func (r *cdcReader) poll(ctx context.Context, d time.Duration) {
 				return
 			}
 			r.ids[tb.name][v.EventID]++
-			if v.EventSourceARN != tb.arn {
-				r.bad = append(r.bad, fmt.Sprintf("%s offset %d: eventSourceARN %q, want %q", rec.Topic, rec.Offset, v.EventSourceARN, tb.arn))
+			if !slices.Contains(tb.arns, v.EventSourceARN) {
+				r.bad = append(r.bad, fmt.Sprintf("%s offset %d: eventSourceARN %q, want one of %q", rec.Topic, rec.Offset, v.EventSourceARN, tb.arns))
 			}
 			for _, h := range rec.Headers {
 				if h.Key == dynamodb.HeaderSequence && string(h.Value) != v.DynamoDB.SequenceNumber {
@@ -874,12 +1162,17 @@ func (r *cdcReader) poll(ctx context.Context, d time.Duration) {
 	}
 }
 
-// diff compares the eventIDs of the table's CDC topic with those of its stream, read
+// diff compares the eventIDs of the table's CDC topic with those of its streams (the
+// old one of a re-created table included, which DynamoDB keeps readable), read
 // independently of the bridge through the real SDK: each must be there exactly once.
 func (r *cdcReader) diff(ctx context.Context, streams *dynamodbstreams.Client, tb *interopTable) []string {
-	want, err := streamEventIDs(ctx, streams, tb.arn)
-	if err != nil {
-		return []string{fmt.Sprintf("%s: read the stream: %v", tb.name, err)}
+	want := map[string]bool{}
+	for _, arn := range tb.arns {
+		ids, err := streamEventIDs(ctx, streams, arn)
+		if err != nil {
+			return []string{fmt.Sprintf("%s: read the stream %s: %v", tb.name, arn, err)}
+		}
+		maps.Copy(want, ids)
 	}
 	diffs := slices.Clone(r.bad)
 	got := r.ids[tb.name]
@@ -908,12 +1201,23 @@ func (r *cdcReader) diff(ctx context.Context, streams *dynamodbstreams.Client, t
 // streamEventIDs reads every shard of the stream from TRIM_HORIZON to its end (an open
 // shard: to the first empty GetRecords) and returns the eventIDs.
 func streamEventIDs(ctx context.Context, api *dynamodbstreams.Client, arn string) (map[string]bool, error) {
+	ids := map[string]bool{}
+	err := eachStreamRecord(ctx, api, arn, func(rec streamtypes.Record) error {
+		ids[aws.ToString(rec.EventID)] = true
+		return nil
+	})
+	return ids, err
+}
+
+// eachStreamRecord calls fn with every record of every shard of the stream, from
+// TRIM_HORIZON to its end (an open shard: to the first empty GetRecords).
+func eachStreamRecord(ctx context.Context, api *dynamodbstreams.Client, arn string, fn func(streamtypes.Record) error) error {
 	var shards []streamtypes.Shard
 	var start *string
 	for {
 		out, err := api.DescribeStream(ctx, &dynamodbstreams.DescribeStreamInput{StreamArn: aws.String(arn), ExclusiveStartShardId: start})
 		if err != nil {
-			return nil, err
+			return err
 		}
 		shards = append(shards, out.StreamDescription.Shards...)
 		if out.StreamDescription.LastEvaluatedShardId == nil {
@@ -921,21 +1225,22 @@ func streamEventIDs(ctx context.Context, api *dynamodbstreams.Client, arn string
 		}
 		start = out.StreamDescription.LastEvaluatedShardId
 	}
-	ids := map[string]bool{}
 	for _, sh := range shards {
 		it, err := api.GetShardIterator(ctx, &dynamodbstreams.GetShardIteratorInput{StreamArn: aws.String(arn),
 			ShardId: sh.ShardId, ShardIteratorType: streamtypes.ShardIteratorTypeTrimHorizon})
 		if err != nil {
-			return nil, err
+			return err
 		}
 		iter := it.ShardIterator
 		for iter != nil {
 			out, err := api.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: iter})
 			if err != nil {
-				return nil, err
+				return err
 			}
 			for _, rec := range out.Records {
-				ids[aws.ToString(rec.EventID)] = true
+				if err := fn(rec); err != nil {
+					return err
+				}
 			}
 			if len(out.Records) == 0 {
 				break
@@ -943,20 +1248,21 @@ func streamEventIDs(ctx context.Context, api *dynamodbstreams.Client, arn string
 			iter = out.NextShardIterator
 		}
 	}
-	return ids, nil
+	return nil
 }
 
 // logShards logs what DynamoDB Local's DescribeStream says of the stream's shards.
-func logShards(ctx context.Context, t *testing.T, api *dynamodbstreams.Client, tb *interopTable) {
+func logShards(ctx context.Context, t *testing.T, api *dynamodbstreams.Client, table, arn string) {
 	t.Helper()
-	out, err := api.DescribeStream(ctx, &dynamodbstreams.DescribeStreamInput{StreamArn: aws.String(tb.arn)})
+	out, err := api.DescribeStream(ctx, &dynamodbstreams.DescribeStreamInput{StreamArn: aws.String(arn)})
 	if err != nil {
-		t.Logf("describe stream %s: %v", tb.arn, err)
+		t.Logf("describe stream %s: %v", arn, err)
 		return
 	}
+	t.Logf("%s: stream %s %s", table, arn, out.StreamDescription.StreamStatus)
 	for _, sh := range out.StreamDescription.Shards {
 		r := sh.SequenceNumberRange
-		t.Logf("%s: shard %s (parent %q) sequence numbers %s..%s", tb.name, aws.ToString(sh.ShardId),
+		t.Logf("%s: shard %s (parent %q) sequence numbers %s..%s", table, aws.ToString(sh.ShardId),
 			aws.ToString(sh.ParentShardId), aws.ToString(r.StartingSequenceNumber), aws.ToString(r.EndingSequenceNumber))
 	}
 }
