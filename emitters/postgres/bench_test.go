@@ -31,9 +31,14 @@ const (
 //
 //   - copy: a raw COPY of the very stage rows of the two sink batches below into a plain
 //     table without indexes (the medium's speed, the denominator of the ratios);
-//   - insert: the sink's flush of benchBatch new keys;
+//   - copy_keyed: a raw COPY of the insert batch's rows, as the state table stores them,
+//     into a table of the state table's own definition (its primary key) holding the
+//     same preloaded rows: the speed of the medium a state table is, since no state
+//     table can go without its key (insert/copy_keyed);
+//   - insert: the sink's flush of benchBatch new keys (the direct COPY, direct.go);
 //   - mix: the sink's flush of a third updates of existing rows, a third deletes of
-//     existing rows, a third new keys;
+//     existing rows, a third new keys, into a second state table holding the same
+//     preloaded rows (the staged upsert);
 //   - rowbyrow: what an application without the sink does, on benchRowByRow rows of the
 //     same mix against a copy of the preloaded table: one INSERT … ON CONFLICT (key) DO
 //     UPDATE … WHERE excluded.version_key > version_key per row, each its own transaction
@@ -47,8 +52,10 @@ const (
 func BenchmarkFlush(b *testing.B) {
 	pool, schema := testDB(b)
 	reg := prometheus.NewRegistry()
-	s := newSink(b, Options{Schema: schema, Tables: []topology.Table{itemsTable}, Registry: reg})
-	topic := itemsTable.TableTopic()
+	mixedTable := itemsTable
+	mixedTable.Name, mixedTable.Group = "mixed", "dev.mixed.state"
+	s := newSink(b, Options{Schema: schema, Tables: []topology.Table{itemsTable, mixedTable}, Registry: reg})
+	topic, mixedTopic := itemsTable.TableTopic(), mixedTable.TableTopic()
 	ctx := context.Background()
 	tbl, _ := s.Table(topic)
 
@@ -62,7 +69,9 @@ func BenchmarkFlush(b *testing.B) {
 	}
 	rbr := tbl
 	rbr.Name = "rowbyrow"
-	for _, q := range warehouse.DDL(warehouse.Postgres, rbr) {
+	keyed := tbl
+	keyed.Name = "raw_keyed"
+	for _, q := range append(warehouse.DDL(warehouse.Postgres, rbr), warehouse.DDL(warehouse.Postgres, keyed)...) {
 		if _, err := pool.Exec(ctx, q); err != nil {
 			b.Fatal(err)
 		}
@@ -76,7 +85,7 @@ func BenchmarkFlush(b *testing.B) {
 		return v
 	}
 	var offset int64
-	records := func(keys []int, seq int, deleted func(int) bool) []*kgo.Record {
+	records := func(topic string, keys []int, seq int, deleted func(int) bool) []*kgo.Record {
 		out := make([]*kgo.Record, len(keys))
 		for i, k := range keys {
 			out[i] = stateRecord(b, topic, itemKey(k), value(k, seq, deleted(i)), offset)
@@ -97,12 +106,16 @@ func BenchmarkFlush(b *testing.B) {
 
 	// Preload, then copy the table for the row-by-row baseline.
 	for next < benchPreload {
-		mustFlush(b, s, batch(topic, 0, records(newKeys(), 1, never)...))
+		mustFlush(b, s, batch(topic, 0, records(topic, newKeys(), 1, never)...))
 	}
 	for _, q := range []string{
 		fmt.Sprintf("INSERT INTO %s.rowbyrow SELECT * FROM %s.items", schema, schema),
+		fmt.Sprintf("INSERT INTO %s.mixed SELECT * FROM %s.items", schema, schema),
+		fmt.Sprintf("INSERT INTO %s.raw_keyed SELECT * FROM %s.items", schema, schema),
 		fmt.Sprintf("VACUUM ANALYZE %s.items", schema),
+		fmt.Sprintf("VACUUM ANALYZE %s.mixed", schema),
 		fmt.Sprintf("VACUUM ANALYZE %s.rowbyrow", schema),
+		fmt.Sprintf("VACUUM ANALYZE %s.raw_keyed", schema),
 	} {
 		if _, err := pool.Exec(ctx, q); err != nil {
 			b.Fatal(err)
@@ -176,6 +189,23 @@ func BenchmarkFlush(b *testing.B) {
 		return time.Since(start)
 	}
 
+	var targetCols []string
+	for _, c := range keyed.Columns() {
+		targetCols = append(targetCols, c.Name)
+	}
+	keyedCopy := func(recs []*kgo.Record) time.Duration {
+		rows, _ := warehouse.Rows(tbl, recs, time.Now())
+		vals := make([][]any, len(rows))
+		for i, r := range rows {
+			vals[i] = targetValues(r.Values)
+		}
+		start := time.Now()
+		if _, err := pool.CopyFrom(ctx, pgx.Identifier{schema, "raw_keyed"}, targetCols, pgx.CopyFromRows(vals)); err != nil {
+			b.Fatal(err)
+		}
+		return time.Since(start)
+	}
+
 	steps := []string{warehouse.StepPrepare, warehouse.StepStage, warehouse.StepCopy, warehouse.StepUpsert, warehouse.StepOffsets, warehouse.StepCommit}
 	stepInsert, stepMix := map[string]float64{}, map[string]float64{}
 	addSteps := func(into map[string]float64, before map[string]float64) {
@@ -185,12 +215,12 @@ func BenchmarkFlush(b *testing.B) {
 	}
 
 	r := rand.New(rand.NewPCG(1, 2))
-	var tCopy, tInsert, tMix, tRow, tRowTx time.Duration
+	var tCopy, tKeyed, tInsert, tMix, tRow, tRowTx time.Duration
 	var nRow, nRowTx int
 	b.ResetTimer()
 	for it := range b.N {
 		seq := 2 + it
-		recs := records(newKeys(), seq, never)
+		recs := records(topic, newKeys(), seq, never)
 		// A mix: existing keys (distinct, from the preloaded rows) updated or deleted, new keys inserted.
 		mix := make([]int, benchBatch)
 		perm := r.Perm(benchPreload)
@@ -202,9 +232,10 @@ func BenchmarkFlush(b *testing.B) {
 				mix[i] = perm[i]
 			}
 		}
-		mixRecs := records(mix, seq, func(i int) bool { return i%3 == 1 })
+		mixRecs := records(mixedTopic, mix, seq, func(i int) bool { return i%3 == 1 })
 
 		tCopy += rawCopy(recs) + rawCopy(mixRecs)
+		tKeyed += keyedCopy(recs)
 
 		before := stepSums(b, reg)
 		start := time.Now()
@@ -214,7 +245,7 @@ func BenchmarkFlush(b *testing.B) {
 
 		before = stepSums(b, reg)
 		start = time.Now()
-		mustFlush(b, s, batch(topic, 0, mixRecs...))
+		mustFlush(b, s, batch(mixedTopic, 0, mixRecs...))
 		tMix += time.Since(start)
 		addSteps(stepMix, before)
 
@@ -229,7 +260,10 @@ func BenchmarkFlush(b *testing.B) {
 	copyRate := rate(2*benchBatch*b.N, tCopy)
 	insertRate, mixRate := rate(benchBatch*b.N, tInsert), rate(benchBatch*b.N, tMix)
 	rowRate, rowTxRate := rate(nRow, tRow), rate(nRowTx, tRowTx)
+	keyedRate := rate(benchBatch*b.N, tKeyed)
 	b.ReportMetric(copyRate, "copy_rows/s")
+	b.ReportMetric(keyedRate, "copy_keyed_rows/s")
+	b.ReportMetric(insertRate/keyedRate, "insert/copy_keyed")
 	b.ReportMetric(insertRate, "insert_rows/s")
 	b.ReportMetric(mixRate, "mix_rows/s")
 	b.ReportMetric(rowRate, "rowbyrow_rows/s")

@@ -11,6 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -62,6 +64,12 @@ type Sink struct {
 	tables  map[string]warehouse.Table // by topic
 	metrics *warehouse.Metrics
 	offsets string
+
+	mu sync.Mutex
+	// staging lists the tables whose flushes skip the direct COPY (direct.go).
+	staging map[string]bool
+	// direct and stagedN count the flushes loaded by each path.
+	direct, stagedN atomic.Int64
 }
 
 var _ emitters.OffsetKeeper = (*Sink)(nil)
@@ -83,7 +91,7 @@ func New(ctx context.Context, opts Options) (*Sink, error) {
 	}
 	s := &Sink{
 		opts: opts, log: opts.Logger.With("sink", opts.Name),
-		tables:  map[string]warehouse.Table{},
+		tables:  map[string]warehouse.Table{}, staging: map[string]bool{},
 		metrics: warehouse.NewMetrics(opts.Registry),
 		offsets: warehouse.Qualified(opts.Schema, warehouse.OffsetsTable),
 	}
@@ -204,49 +212,24 @@ func (s *Sink) flush(ctx context.Context, b *emitters.Batch) ([]emitters.Reject,
 	}
 	counts := map[string]int64{}
 	if len(rows) > 0 {
-		start = time.Now()
-		if _, err := tx.Exec(ctx, joinSettings+warehouse.StageDDL(warehouse.Postgres, t, stageName)); err != nil {
-			return nil, fmt.Errorf("postgres: stage: %w", err)
-		}
-		step(warehouse.StepStage, start)
-		if err := after(warehouse.StepStage); err != nil {
-			return nil, err
-		}
-
-		start = time.Now()
-		n, err := tx.CopyFrom(ctx, pgx.Identifier{stageName}, t.StageColumnNames(), copySource(rows))
-		if err != nil {
-			return nil, fmt.Errorf("postgres: copy into stage of %s: %w", t.Name, err)
-		}
-		if n != int64(len(rows)) {
-			return nil, fmt.Errorf("postgres: copied %d rows of %d", n, len(rows))
-		}
-		step(warehouse.StepCopy, start)
-		if err := after(warehouse.StepCopy); err != nil {
-			return nil, err
-		}
-
-		start = time.Now()
-		steps := warehouse.AppendSteps(warehouse.Postgres, t, stageName)
-		if t.Kind == warehouse.KindState {
-			steps = warehouse.UpsertSteps(warehouse.Postgres, t, stageName)
-		}
-		for _, st := range steps {
-			if st.Reads == warehouse.ReadsLive && !live || st.Reads == warehouse.ReadsDeleted && !deleted {
-				continue // it would read no row of the stage
-			}
-			tag, err := tx.Exec(ctx, st.SQL)
-			if err != nil {
-				return nil, fmt.Errorf("postgres: apply to %s: %w", t.Name, err)
-			}
-			if st.Kind != "" {
-				counts[st.Kind] += tag.RowsAffected()
+		loaded := false
+		if s.tryDirect(t, deleted) {
+			if loaded, err = s.copyDirect(ctx, tx, t, rows, counts, step, after); err != nil {
+				return nil, err
 			}
 		}
-		step(warehouse.StepUpsert, start)
-		if err := after(warehouse.StepUpsert); err != nil {
-			return nil, err
+		if !loaded {
+			if err := s.staged(ctx, tx, t, rows, live, deleted, counts, step, after); err != nil {
+				return nil, err
+			}
 		}
+		defer func() {
+			if loaded {
+				s.direct.Add(1)
+			} else {
+				s.stagedN.Add(1)
+			}
+		}()
 	}
 
 	start = time.Now()
@@ -272,6 +255,58 @@ ON CONFLICT ("sink", "topic", "partition") DO UPDATE SET "topic_id" = EXCLUDED."
 		"rows", len(rows), "rejects", len(rejects), "insert", counts[warehouse.KindInsert],
 		"update", counts[warehouse.KindUpdate], "delete", counts[warehouse.KindDelete], "stale", counts[warehouse.KindStale])
 	return rejects, nil
+}
+
+// staged is the flush of the design (DESIGN.md, "Warehouse upsert"): COPY into a
+// temporary stage, then the version-guarded upsert (or the append of an event table).
+// It stores a batch whatever the target already holds.
+func (s *Sink) staged(ctx context.Context, tx pgx.Tx, t warehouse.Table, rows []warehouse.Row, live, deleted bool,
+	counts map[string]int64, step func(string, time.Time), after func(string) error) error {
+	start := time.Now()
+	if _, err := tx.Exec(ctx, joinSettings+warehouse.StageDDL(warehouse.Postgres, t, stageName)); err != nil {
+		return fmt.Errorf("postgres: stage: %w", err)
+	}
+	step(warehouse.StepStage, start)
+	if err := after(warehouse.StepStage); err != nil {
+		return err
+	}
+
+	start = time.Now()
+	n, err := tx.CopyFrom(ctx, pgx.Identifier{stageName}, t.StageColumnNames(), copySource(rows))
+	if err != nil {
+		return fmt.Errorf("postgres: copy into stage of %s: %w", t.Name, err)
+	}
+	if n != int64(len(rows)) {
+		return fmt.Errorf("postgres: copied %d rows of %d", n, len(rows))
+	}
+	step(warehouse.StepCopy, start)
+	if err := after(warehouse.StepCopy); err != nil {
+		return err
+	}
+
+	start = time.Now()
+	steps := warehouse.AppendSteps(warehouse.Postgres, t, stageName)
+	if t.Kind == warehouse.KindState {
+		steps = warehouse.UpsertSteps(warehouse.Postgres, t, stageName)
+	}
+	for _, st := range steps {
+		if st.Reads == warehouse.ReadsLive && !live || st.Reads == warehouse.ReadsDeleted && !deleted {
+			continue // it would read no row of the stage
+		}
+		tag, err := tx.Exec(ctx, st.SQL)
+		if err != nil {
+			return fmt.Errorf("postgres: apply to %s: %w", t.Name, err)
+		}
+		if st.Kind != "" {
+			counts[st.Kind] += tag.RowsAffected()
+		}
+	}
+	step(warehouse.StepUpsert, start)
+	if err := after(warehouse.StepUpsert); err != nil {
+		return err
+	}
+	s.setDirect(t, counts)
+	return nil
 }
 
 // joinSettings make the planner join the stage to the target by looking up each stage
