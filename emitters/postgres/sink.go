@@ -91,7 +91,7 @@ func New(ctx context.Context, opts Options) (*Sink, error) {
 	}
 	s := &Sink{
 		opts: opts, log: opts.Logger.With("sink", opts.Name),
-		tables:  map[string]warehouse.Table{}, staging: map[string]bool{},
+		tables: map[string]warehouse.Table{}, staging: map[string]bool{},
 		metrics: warehouse.NewMetrics(opts.Registry),
 		offsets: warehouse.Qualified(opts.Schema, warehouse.OffsetsTable),
 	}
