@@ -224,8 +224,9 @@ func TestLambdaUnderRIE(t *testing.T) {
 		all[lambdaEventID(t, r.Value)]++
 	}
 	for _, r := range aborted {
-		if id := aws.ToString(r.EventID); all[id] != 2 {
-			t.Errorf("eventID %s of the batch whose commit dropped: %d copies in the log, want 2 (aborted, committed)", id, all[id])
+		// At least: a retry that failed again aborted another copy.
+		if id := aws.ToString(r.EventID); all[id] < 2 {
+			t.Errorf("eventID %s of the batch whose commit dropped: %d copies in the log, want an aborted and a committed one", id, all[id])
 		}
 	}
 
