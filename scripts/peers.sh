@@ -5,8 +5,10 @@
 #   scripts/peers.sh dynamodb-local   # prints the directory holding DynamoDBLocal.jar + DynamoDBLocal_lib/
 #   scripts/peers.sh rie              # prints the path of aws-lambda-rie
 #   scripts/peers.sh kcat             # prints the path of kcat, or how to install it
+#   scripts/peers.sh minio            # prints the path of minio (built once: minutes, ~2 GB of RAM)
 #
-# Versions are pinned and what is downloaded is checked against a recorded sha256.
+# Versions are pinned and what is downloaded is checked against a recorded sha256 (what
+# go install builds, against the Go checksum database).
 # Running it again only checks the cache. Cache: ${XDG_CACHE_HOME:-$HOME/.cache}/streamhub/peers
 # (the directory os.UserCacheDir gives Go tests). Only the path goes to stdout;
 # progress and errors go to stderr.
@@ -23,6 +25,11 @@ DDB_JAR_SHA256=454305e9bc3e6ebcca5b62569869e31563b8d7e346474e94557b2600702146c7
 # AWS Lambda Runtime Interface Emulator; keep equal to rieVersion in
 # cmd/streamhub-lambda/rie_test.go.
 RIE_VERSION=v0.0.0-20261030222936-bef5c4ba774d
+
+# MinIO server. MinIO tags its releases RELEASE.<date>, which are not semantic versions,
+# so the module proxy serves it only under pseudo-versions: this is its @latest
+# (commit 7aac2a2c5b7c of 2026-02-12), which builds with Go 1.26.
+MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
 
 die() {
 	echo "peers.sh: $*" >&2
@@ -85,6 +92,25 @@ rie() {
 	echo "$bin"
 }
 
+# A go install build is not byte-for-byte reproducible across toolchains and machines, so
+# there is no sha256 of the binary to pin. What is pinned is the source: the module
+# version above, whose go.sum-style hashes go install checks against the Go checksum
+# database (sum.golang.org) together with those of every dependency it downloads.
+minio() {
+	local dir="$CACHE/minio-$MINIO_VERSION"
+	local bin="$dir/minio"
+	if [[ ! -x "$bin" ]]; then
+		command -v go >/dev/null || die "go is needed to build minio"
+		# -mod=mod: a GOFLAGS=-mod=vendor from the caller's environment makes go install
+		# refuse ("cannot query module due to -mod=vendor").
+		echo "peers.sh: building minio@$MINIO_VERSION into $dir (once; several minutes)" >&2
+		GOBIN="$dir" CGO_ENABLED=0 GOFLAGS=-mod=mod go install \
+			"github.com/minio/minio@$MINIO_VERSION" >&2 ||
+			die "go install minio@$MINIO_VERSION failed"
+	fi
+	echo "$bin"
+}
+
 kcat_peer() {
 	if command -v kcat >/dev/null; then
 		command -v kcat
@@ -97,8 +123,9 @@ case "${1:-}" in
 dynamodb-local) dynamodb_local ;;
 rie) rie ;;
 kcat) kcat_peer ;;
+minio) minio ;;
 *)
-	echo "usage: $0 dynamodb-local|rie|kcat" >&2
+	echo "usage: $0 dynamodb-local|rie|kcat|minio" >&2
 	exit 2
 	;;
 esac
