@@ -254,6 +254,11 @@ func TestBridgeAgainstDynamoDBLocal(t *testing.T) {
 	if n := second.metric(t, "streamhub_bridge_stream_changes_total"); n != 1 {
 		t.Errorf("bridge-2: streamhub_bridge_stream_changes_total = %v, want 1 (plain re-created)", n)
 	}
+	for _, b := range []*bridgeProcess{second} {
+		if n := b.metric(t, "streamhub_bridge_data_loss_total"); n != 0 {
+			t.Errorf("%s: streamhub_bridge_data_loss_total = %v, want 0", b.name, n)
+		}
+	}
 	second.terminate(t)
 	stopPipeline()
 	t.Logf("run time %s", time.Since(began).Round(time.Millisecond))
