@@ -21,6 +21,14 @@
 //     committed before the marker is visible, and a zombie can commit nothing after it.
 //   - Lineage. Every instance tails the whole checkpoint topic, so a child shard starts
 //     only after its parent's Ended checkpoint is committed, whoever read the parent.
+//   - Re-created tables. Without stream_arn, the source's table is asked for its
+//     LatestStreamArn every discovery_interval. A new one (the table deleted and created
+//     again under its name, or its stream disabled and enabled) is logged and counted
+//     (streamhub_bridge_stream_changes_total); the old stream, DISABLED with its shards
+//     closed, is read to its end, then the new one from TRIM_HORIZON whatever the
+//     source's start, so an item's changes stay in order across the two tables. DeleteTable
+//     writes no REMOVE records: an item the new table never writes keeps the old
+//     table's last state downstream, told apart by its version's stream (the old ARN).
 //   - Errors. Throttling and 5xx back off with full jitter; an expired iterator is
 //     re-created from the checkpoint; trimmed data resumes at TRIM_HORIZON and is logged
 //     and counted as data loss; a record that cannot be keyed goes to the DLQ. Any
