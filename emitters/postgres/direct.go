@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamhub/streamhub/emitters/warehouse"
 	"github.com/streamhub/streamhub/topology"
@@ -55,7 +57,7 @@ func (s *Sink) setDirect(t warehouse.Table, counts map[string]int64) {
 
 // copyDirect copies the rows into the target itself. It reports false, having undone
 // its work, when a row was already there.
-func (s *Sink) copyDirect(ctx context.Context, tx pgx.Tx, t warehouse.Table, rows []warehouse.Row,
+func (s *Sink) copyDirect(ctx context.Context, tx pgx.Tx, t warehouse.Table, rows iter.Seq[warehouse.Row],
 	counts map[string]int64, step func(string, time.Time), after func(string) error) (bool, error) {
 	start := time.Now()
 	if _, err := tx.Exec(ctx, "SAVEPOINT direct"); err != nil {
@@ -71,33 +73,32 @@ func (s *Sink) copyDirect(ctx context.Context, tx pgx.Tx, t warehouse.Table, row
 	for _, c := range t.Columns() {
 		names = append(names, c.Name)
 	}
-	src := copySource(rows)
+	// A state row's "deleted" flag becomes deleted_at (the target column in the same
+	// place), as the staged upsert's INSERTs of absent keys write it.
+	state := t.Kind == warehouse.KindState
+	di, ci := t.StageIndex(warehouse.ColDeleted), t.StageIndex(warehouse.ColVersionCreatedAt)
+	next, stop := iter.Pull(rows)
+	defer stop()
+	buf := make([]any, len(names))
 	var live, dead int64
-	if t.Kind == warehouse.KindState {
-		// The stage's "deleted" flag becomes deleted_at (the target column in the same
-		// place), as the staged upsert's INSERTs of absent keys write it.
-		di, ci := t.StageIndex(warehouse.ColDeleted), t.StageIndex(warehouse.ColVersionCreatedAt)
-		buf := make([]any, len(names))
-		src = pgx.CopyFromFunc(func() func() ([]any, error) {
-			i := 0
-			return func() ([]any, error) {
-				if i == len(rows) {
-					return nil, nil
-				}
-				v := rows[i].Values
-				i++
-				copy(buf, v)
-				buf[di] = nil
-				if v[di].(bool) {
-					buf[di] = v[ci]
-					dead++
-				} else {
-					live++
-				}
-				return buf, nil
-			}
-		}())
-	}
+	src := pgx.CopyFromFunc(func() ([]any, error) {
+		r, ok := next()
+		if !ok {
+			return nil, nil
+		}
+		if !state {
+			return r.Values, nil
+		}
+		copy(buf, r.Values)
+		buf[di] = nil
+		if r.Values[di].(bool) {
+			buf[di] = r.Values[ci]
+			dead++
+		} else {
+			live++
+		}
+		return buf, nil
+	})
 	target := pgx.Identifier{t.Name} // no schema: the search_path decides
 	if t.Schema != "" {
 		target = pgx.Identifier{t.Schema, t.Name}
@@ -117,14 +118,14 @@ func (s *Sink) copyDirect(ctx context.Context, tx pgx.Tx, t warehouse.Table, row
 	if err != nil {
 		return false, fmt.Errorf("postgres: copy into %s: %w", t.Name, err)
 	}
-	if n != int64(len(rows)) {
-		return false, fmt.Errorf("postgres: copied %d rows of %d", n, len(rows))
+	if state && n != live+dead {
+		return false, fmt.Errorf("postgres: copied %d rows of %d", n, live+dead)
 	}
 	step(warehouse.StepCopy, start)
 	if err := after(warehouse.StepCopy); err != nil {
 		return false, err
 	}
-	if t.Kind == warehouse.KindState {
+	if state {
 		counts[warehouse.KindInsert] += live
 		counts[warehouse.KindDelete] += dead // soft-deleted rows of absent keys, as staged
 	} else {
@@ -136,4 +137,75 @@ func (s *Sink) copyDirect(ctx context.Context, tx pgx.Tx, t warehouse.Table, row
 		return false, err
 	}
 	return true, nil
+}
+
+// streamChunk is how many records are converted at a time while the COPY runs: small
+// enough that the COPY starts at once, large enough that the hand-off costs nothing.
+const streamChunk = 1000
+
+// distinctKeys says whether no two records of a state table's batch change the same
+// item (an event table's records are distinct offsets): then every row is its key's
+// newest and the rows can go to the COPY as they are converted. The record key is the
+// item key, the stage's key column.
+func distinctKeys(t warehouse.Table, recs []*kgo.Record) bool {
+	if t.Kind != warehouse.KindState {
+		return true
+	}
+	seen := make(map[string]struct{}, len(recs))
+	for _, r := range recs {
+		if r.Value == nil {
+			continue // a compaction tombstone: no row
+		}
+		if _, dup := seen[string(r.Key)]; dup {
+			return false
+		}
+		seen[string(r.Key)] = struct{}{}
+	}
+	return true
+}
+
+// streamDirect is copyDirect fed by a goroutine that converts the records a chunk at a
+// time, so that converting them (Go, one core) and storing them (the PostgreSQL backend,
+// the other) overlap instead of following each other. It returns the whole batch
+// prepared, which the staged path takes over when the COPY meets a present row.
+func (s *Sink) streamDirect(ctx context.Context, tx pgx.Tx, t warehouse.Table, recs []*kgo.Record,
+	counts map[string]int64, step func(string, time.Time), after func(string) error) (warehouse.Prepared, bool, error) {
+	chunks := make(chan warehouse.Prepared, (len(recs)+streamChunk-1)/streamChunk) // never blocks the converter
+	var prepTime time.Duration
+	go func() {
+		defer close(chunks)
+		start := time.Now()
+		for i := 0; i < len(recs); i += streamChunk {
+			chunks <- s.prepare(t, recs[i:min(i+streamChunk, len(recs))])
+		}
+		prepTime = time.Since(start)
+	}()
+	var all warehouse.Prepared
+	rows := func(yield func(warehouse.Row) bool) {
+		for c := range chunks {
+			merge(&all, c)
+			for _, r := range c.Rows {
+				if !yield(r) {
+					return
+				}
+			}
+		}
+	}
+	loaded, err := s.copyDirect(ctx, tx, t, rows, counts, step, after)
+	// Whatever the COPY did, the staged path or the caller needs every chunk.
+	for c := range chunks {
+		merge(&all, c)
+	}
+	s.metrics.StepSeconds.WithLabelValues(s.opts.Name, warehouse.StepPrepare).Observe(prepTime.Seconds())
+	return all, loaded, err
+}
+
+// merge adds a chunk's prepared rows to the batch's.
+func merge(all *warehouse.Prepared, c warehouse.Prepared) {
+	all.Rows = append(all.Rows, c.Rows...)
+	all.Rejects = append(all.Rejects, c.Rejects...)
+	all.Accepted += c.Accepted
+	all.Bytes += c.Bytes
+	all.Live = all.Live || c.Live
+	all.Deleted = all.Deleted || c.Deleted
 }

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamhub/streamhub/emitters"
 	"github.com/streamhub/streamhub/emitters/warehouse"
@@ -191,12 +193,12 @@ func (s *Sink) flush(ctx context.Context, b *emitters.Batch) ([]emitters.Reject,
 	step := func(name string, start time.Time) {
 		s.metrics.StepSeconds.WithLabelValues(s.opts.Name, name).Observe(time.Since(start).Seconds())
 	}
-	start := time.Now()
-	prep := warehouse.Prepare(t, b.Records, time.Now().UTC(), ReasonUnsupported,
-		func(row warehouse.Row) error { return warehouse.CheckPostgres(row.Values) })
-	rows, rejects, accepted, bytes := prep.Rows, prep.Rejects, prep.Accepted, prep.Bytes
-	live, deleted := prep.Live, prep.Deleted
-	step(warehouse.StepPrepare, start)
+	after := func(step string) error {
+		if s.opts.AfterStep == nil {
+			return nil
+		}
+		return s.opts.AfterStep(ctx, step, b)
+	}
 
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
@@ -204,22 +206,28 @@ func (s *Sink) flush(ctx context.Context, b *emitters.Batch) ([]emitters.Reject,
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
 
-	after := func(step string) error {
-		if s.opts.AfterStep == nil {
-			return nil
-		}
-		return s.opts.AfterStep(ctx, step, b)
-	}
 	counts := map[string]int64{}
-	if len(rows) > 0 {
-		loaded := false
-		if s.tryDirect(t, deleted) {
-			if loaded, err = s.copyDirect(ctx, tx, t, rows, counts, step, after); err != nil {
+	var prep warehouse.Prepared
+	loaded := false
+	if s.tryDirect(t, false) && (t.Kind != warehouse.KindState || t.Deletes != topology.DeletesHard) && distinctKeys(t, b.Records) {
+		// Every row is its key's newest: convert the records while the COPY runs.
+		if prep, loaded, err = s.streamDirect(ctx, tx, t, b.Records, counts, step, after); err != nil {
+			return nil, err
+		}
+	} else {
+		start := time.Now()
+		prep = s.prepare(t, b.Records)
+		step(warehouse.StepPrepare, start)
+		if len(prep.Rows) > 0 && s.tryDirect(t, prep.Deleted) {
+			if loaded, err = s.copyDirect(ctx, tx, t, slices.Values(prep.Rows), counts, step, after); err != nil {
 				return nil, err
 			}
 		}
+	}
+	rows, rejects, accepted, bytes := prep.Rows, prep.Rejects, prep.Accepted, prep.Bytes
+	if len(rows) > 0 {
 		if !loaded {
-			if err := s.staged(ctx, tx, t, rows, live, deleted, counts, step, after); err != nil {
+			if err := s.staged(ctx, tx, t, rows, prep.Live, prep.Deleted, counts, step, after); err != nil {
 				return nil, err
 			}
 		}
@@ -232,7 +240,7 @@ func (s *Sink) flush(ctx context.Context, b *emitters.Batch) ([]emitters.Reject,
 		}()
 	}
 
-	start = time.Now()
+	start := time.Now()
 	if _, err := tx.Exec(ctx, `INSERT INTO `+s.offsets+` ("sink", "topic", "topic_id", "partition", "next_offset", "updated_at")
 VALUES ($1, $2, NULLIF($3, ''), $4, $5, now())
 ON CONFLICT ("sink", "topic", "partition") DO UPDATE SET "topic_id" = EXCLUDED."topic_id", "next_offset" = EXCLUDED."next_offset", "updated_at" = EXCLUDED."updated_at"`,
@@ -255,6 +263,12 @@ ON CONFLICT ("sink", "topic", "partition") DO UPDATE SET "topic_id" = EXCLUDED."
 		"rows", len(rows), "rejects", len(rejects), "insert", counts[warehouse.KindInsert],
 		"update", counts[warehouse.KindUpdate], "delete", counts[warehouse.KindDelete], "stale", counts[warehouse.KindStale])
 	return rejects, nil
+}
+
+// prepare converts records into stage rows PostgreSQL can store.
+func (s *Sink) prepare(t warehouse.Table, recs []*kgo.Record) warehouse.Prepared {
+	return warehouse.Prepare(t, recs, time.Now().UTC(), ReasonUnsupported,
+		func(row warehouse.Row) error { return warehouse.CheckPostgres(row.Values) })
 }
 
 // staged is the flush of the design (DESIGN.md, "Warehouse upsert"): COPY into a
