@@ -21,6 +21,15 @@ const (
 	defaultFlushTime        = 60 * time.Second
 	defaultCollectorListen  = "127.0.0.1:8081"
 	defaultCollectorMaxBody = 1 << 20
+	// A batch of 1000 small events is ~0.5 MB, under the body limit; an event of 64 KiB
+	// is far above any log line and far below Kafka's 1 MB record limit.
+	defaultCollectorMaxEvents  = 1000
+	defaultCollectorMaxEvent   = 64 << 10
+	defaultCollectorInFlight   = 50000
+	defaultCollectorLinger     = 2 * time.Millisecond
+	defaultCollectorProducers  = 2
+	defaultCollectorTimeout    = 10 * time.Second
+	defaultCollectorPartitions = 3
 	defaultDLQPartitions    = 1
 	defaultCheckpointTopic  = "streamhub.bridge.checkpoints"
 	defaultLeases           = 16
@@ -148,5 +157,15 @@ func (c *Config) ensureDefaults(r *report) {
 		setString(&col.Listen, defaultCollectorListen)
 		setInt64("collector.max_body_bytes", &col.MaxBodyBytes, defaultCollectorMaxBody)
 		setString(&col.DLQTopic, pr.DLQTopic)
+		setInt("collector.max_events", &col.MaxEvents, defaultCollectorMaxEvents)
+		setInt64("collector.max_event_bytes", &col.MaxEventBytes, min(defaultCollectorMaxEvent, max(col.MaxBodyBytes, 1)))
+		setString(&col.ClientAddress, ClientAddressRemote)
+		col.ClientAddress = strings.ToLower(col.ClientAddress)
+		setInt("collector.max_in_flight", &col.MaxInFlight, defaultCollectorInFlight)
+		setDuration("collector.linger", &col.Linger, defaultCollectorLinger)
+		setInt("collector.producers", &col.Producers, defaultCollectorProducers)
+		setDuration("collector.produce_timeout", &col.ProduceTimeout, defaultCollectorTimeout)
+		setInt("collector.partitions", &col.Partitions, defaultCollectorPartitions)
+		setString(&col.Group, fmt.Sprintf("%s.streamhub.events", c.Env))
 	}
 }

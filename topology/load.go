@@ -107,6 +107,13 @@ func yamlProblem(r *report, err error) {
 // resolveFiles makes relative TLS file names relative to dir, the directory of the file
 // that names them, as an operator reading the file expects.
 func (c *Config) resolveFiles(dir string) {
+	if col := c.Collector; col != nil {
+		for i := range col.Events {
+			if f := &col.Events[i].Schema; *f != "" && !filepath.IsAbs(*f) {
+				*f = filepath.Join(dir, *f)
+			}
+		}
+	}
 	t := c.Kafka.TLS
 	if t == nil {
 		return

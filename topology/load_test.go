@@ -171,12 +171,12 @@ func TestGoodConfigsLoadToExpectedValues(t *testing.T) {
 				{Name: "snow", Type: SinkSnowflake, Tables: []string{"users"}, Buffer: defaultBuffer, DSN: "snowflake-secret-4", Deletes: DeletesSoft},
 				{Name: "local", Type: SinkFile, Topics: []string{"prod.web.page_view"}, Buffer: defaultBuffer, Format: FormatJSONLGzip, PartitionTime: PartitionByRecord, Dir: "/var/lib/streamhub/lake"},
 			},
-			Collector: &Collector{
+			Collector: collectorDefaults("prod", &Collector{
 				Listen:       "0.0.0.0:8081",
 				MaxBodyBytes: 256 << 10,
 				DLQTopic:     "prod.collector.dlq",
 				Tokens:       []string{"collector-secret-5"},
-			},
+			}),
 		},
 		"msk-iam.yaml": {
 			Path: "testdata/good/msk-iam.yaml",
@@ -207,7 +207,7 @@ func TestGoodConfigsLoadToExpectedValues(t *testing.T) {
 			API:       API{Listen: "127.0.0.1:8080"},
 			Processor: Processor{StorageDir: ".streamhub/state", DLQTopic: "dev.streamhub.dlq", ShutdownTimeout: 30 * time.Second},
 			Bridge:    bridge("dev"),
-			Collector: &Collector{Listen: "127.0.0.1:8081", MaxBodyBytes: 1 << 20, DLQTopic: "dev.streamhub.dlq"},
+			Collector: collectorDefaults("dev", &Collector{Listen: "127.0.0.1:8081", MaxBodyBytes: 1 << 20, DLQTopic: "dev.streamhub.dlq"}),
 		},
 		"anchors.yaml": {
 			Path: "testdata/good/anchors.yaml",
@@ -345,7 +345,7 @@ func TestAnEmptySectionTurnsItOnWithDefaults(t *testing.T) {
 	if c.Kafka.TLS == nil || *c.Kafka.TLS != (TLS{}) {
 		t.Errorf("tls: got %+v, want an empty TLS block", c.Kafka.TLS)
 	}
-	want := &Collector{Listen: "127.0.0.1:8081", MaxBodyBytes: 1 << 20, DLQTopic: "dev.streamhub.dlq"}
+	want := collectorDefaults("dev", &Collector{Listen: "127.0.0.1:8081", MaxBodyBytes: 1 << 20, DLQTopic: "dev.streamhub.dlq"})
 	if !reflect.DeepEqual(c.Collector, want) {
 		t.Errorf("collector: got %+v, want %+v", c.Collector, want)
 	}
@@ -449,4 +449,18 @@ func FuzzParse(f *testing.F) {
 		Print(new(strings.Builder), c)
 		c.Topics()
 	})
+}
+
+// collectorDefaults fills the collector fields the good files leave to their defaults.
+func collectorDefaults(env string, c *Collector) *Collector {
+	c.MaxEvents = 1000
+	c.MaxEventBytes = 64 << 10
+	c.ClientAddress = ClientAddressRemote
+	c.MaxInFlight = 50000
+	c.Linger = 2 * time.Millisecond
+	c.Producers = 2
+	c.ProduceTimeout = 10 * time.Second
+	c.Partitions = 3
+	c.Group = env + ".streamhub.events"
+	return c
 }

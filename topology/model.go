@@ -391,19 +391,137 @@ type Buffer struct {
 	FlushTime time.Duration `yaml:"flush_time"`
 }
 
-// Collector is the HTTP event collector. It routes events to "<env>.<service>.<event>".
+// Collector is the HTTP event collector (`streamhub collect`) and the events processor
+// for envelopes other producers write to Kafka directly. Events are routed by Routes,
+// else to "<env>.<source>.<event_name>" with each name sanitized (EventTopic).
 type Collector struct {
 	// Listen address, host:port. Default 127.0.0.1:8081.
 	Listen string `yaml:"listen"`
-	// MaxBodyBytes caps a request body; positive. In YAML an integer or a size with a unit
-	// ("1MiB"). Default 1 MiB.
+	// MaxBodyBytes caps a request body, after gzip decoding too; positive. In YAML an
+	// integer or a size with a unit ("1MiB"). Default 1 MiB.
 	MaxBodyBytes int64 `yaml:"max_body_bytes" topology:"bytes"`
+	// MaxEvents caps the events of one request; positive. Default 1000.
+	MaxEvents int `yaml:"max_events"`
+	// MaxEventBytes caps one event as sent (its JSON); positive, at most max_body_bytes.
+	// Default 64 KiB.
+	MaxEventBytes int64 `yaml:"max_event_bytes" topology:"bytes"`
 	// DLQTopic receives invalid events with the reason. Default: the processor's DLQ topic,
 	// so a pipeline has one DLQ unless the file splits it.
 	DLQTopic string `yaml:"dlq_topic"`
-	// Tokens are the accepted bearer tokens; none means no authentication. Each must be
-	// non-empty after ${VAR} expansion.
+	// Tokens are keys that may send any event of any source; with no tokens and no keys
+	// the collector needs no authentication. Each must be non-empty after ${VAR} expansion.
 	Tokens []string `yaml:"tokens" topology:"secret"`
+	// Keys are API keys, each bound to one source and a set of event names.
+	Keys []CollectorKey `yaml:"keys"`
+	// Events declare event names, optionally with a JSON Schema for their payload.
+	Events []EventType `yaml:"events"`
+	// Routes send events to topics other than the default; the first match wins.
+	Routes []Route `yaml:"routes"`
+	// ClientAddress is what enrichment records as the client's address: "remote" (the
+	// connection's peer, or the X-Forwarded-For client when the peer is a trusted proxy)
+	// or "none". Default remote.
+	ClientAddress string `yaml:"client_address"`
+	// TrustedProxies are IPs or CIDRs whose X-Forwarded-For header is believed.
+	TrustedProxies []string `yaml:"trusted_proxies" topology:"list"`
+	// MaxInFlight caps the events waiting for Kafka; a request beyond it gets 429.
+	// Default 50000.
+	MaxInFlight int `yaml:"max_in_flight"`
+	// Linger is how long the committer waits for more requests to share a Kafka
+	// transaction (group commit); 0 commits as soon as one is free. Default 2ms.
+	Linger time.Duration `yaml:"linger"`
+	// Producers is the number of transactional Kafka clients committing in parallel;
+	// 1..64. Default 2.
+	Producers int `yaml:"producers"`
+	// ProduceTimeout bounds a transaction (produce and commit); beyond it the requests
+	// get 503. Default 10s.
+	ProduceTimeout time.Duration `yaml:"produce_timeout"`
+	// Partitions of the event topics the collector creates when they are missing.
+	// Default 3.
+	Partitions int `yaml:"partitions"`
+	// InputTopics hold envelopes written to Kafka by other producers; the events
+	// processor (`streamhub collect`, `run`) validates and routes them like the HTTP path.
+	InputTopics []string `yaml:"input_topics" topology:"list"`
+	// Group is the events processor's consumer group. Default <env>.streamhub.events.
+	Group string `yaml:"group"`
+}
+
+// CollectorKey is one API key of the collector.
+type CollectorKey struct {
+	// Key is the secret, sent as "Authorization: Bearer <key>" or "X-API-Key: <key>".
+	Key string `yaml:"key" topology:"secret"`
+	// Source is the envelope source this key speaks for ("*": any).
+	Source string `yaml:"source"`
+	// Events are the event names the key may send ("*": any). Required.
+	Events []string `yaml:"events" topology:"list"`
+}
+
+// EventType declares one event name.
+type EventType struct {
+	Name string `yaml:"name"`
+	// Schema is a JSON Schema file (draft 2020-12 unless it says otherwise) for the
+	// payload; relative to the topology file. Optional.
+	Schema string `yaml:"schema"`
+}
+
+// Route sends matching events to Topic. An empty or "*" Event or Source matches any.
+type Route struct {
+	Event  string `yaml:"event"`
+	Source string `yaml:"source"`
+	Topic  string `yaml:"topic"`
+}
+
+// Client address modes of the collector.
+const (
+	ClientAddressRemote = "remote"
+	ClientAddressNone   = "none"
+)
+
+// Matches reports whether the route applies to an event of the given name and source.
+func (r Route) Matches(event, source string) bool {
+	return (r.Event == "" || r.Event == "*" || r.Event == event) &&
+		(r.Source == "" || r.Source == "*" || r.Source == source)
+}
+
+// EventTopic is the topic an event goes to: the first matching route's, else
+// "<env>.<source>.<event_name>" where every character of source and event name other
+// than ASCII letters, digits, '_' and '-' becomes '_' ('.' too, so the parts stay apart:
+// "Page View" → "Page_View", "web.shop" → "web_shop"). The result may still be too long
+// for Kafka (249 characters); the caller checks.
+func (c *Collector) EventTopic(env, event, source string) string {
+	for _, r := range c.Routes {
+		if r.Matches(event, source) {
+			return r.Topic
+		}
+	}
+	return env + "." + SanitizeTopicPart(source) + "." + SanitizeTopicPart(event)
+}
+
+// SanitizeTopicPart makes s usable as one dot-separated part of a topic name.
+func SanitizeTopicPart(s string) string {
+	ok := true
+	for i := 0; i < len(s); i++ {
+		if !topicPartByte(s[i]) {
+			ok = false
+			break
+		}
+	}
+	if ok && s != "" {
+		return s
+	}
+	if s == "" {
+		return "_"
+	}
+	b := []byte(s)
+	for i := range b {
+		if !topicPartByte(b[i]) {
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}
+
+func topicPartByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-'
 }
 
 // Topic purposes.

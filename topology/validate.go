@@ -5,11 +5,16 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
 // Validate checks a Config whose defaults are in place (EnsureDefaults) and returns an
@@ -490,10 +495,187 @@ func (c *Config) validateCollector(r *report) {
 	if col.MaxBodyBytes < 1 {
 		r.errorf("collector.max_body_bytes", "must be at least 1, got %d", col.MaxBodyBytes)
 	}
+	if col.MaxEvents < 1 {
+		r.errorf("collector.max_events", "must be at least 1, got %d", col.MaxEvents)
+	}
+	switch {
+	case col.MaxEventBytes < 1:
+		r.errorf("collector.max_event_bytes", "must be at least 1, got %d", col.MaxEventBytes)
+	case col.MaxBodyBytes >= 1 && col.MaxEventBytes > col.MaxBodyBytes:
+		r.errorf("collector.max_event_bytes", "must not be greater than max_body_bytes (%d), got %d", col.MaxBodyBytes, col.MaxEventBytes)
+	case col.MaxEventBytes > maxEventBytes:
+		r.errorf("collector.max_event_bytes", "must be at most %d (an enriched event must fit in a Kafka record), got %d", maxEventBytes, col.MaxEventBytes)
+	}
 	if msg := topicProblem(col.DLQTopic); msg != "" {
 		r.errorf("collector.dlq_topic", "%s", msg)
 	}
 	checkTokens(r, "collector.tokens", col.Tokens)
+	switch col.ClientAddress {
+	case ClientAddressRemote, ClientAddressNone:
+	default:
+		r.errorf("collector.client_address", "must be remote or none, got %q", col.ClientAddress)
+	}
+	for i, p := range col.TrustedProxies {
+		if _, err := ParseProxy(p); err != nil {
+			r.errorf(indexPath("collector.trusted_proxies", i), "must be an IP address or a CIDR like 10.0.0.0/8, got %q", p)
+		}
+	}
+	if col.MaxInFlight < 1 {
+		r.errorf("collector.max_in_flight", "must be at least 1, got %d", col.MaxInFlight)
+	}
+	if col.Linger < 0 || col.Linger > time.Second {
+		r.errorf("collector.linger", "must be from 0 to 1s (requests wait this long for company), got %s", col.Linger)
+	}
+	if col.Producers < 1 || col.Producers > 64 {
+		r.errorf("collector.producers", "must be 1..64, got %d", col.Producers)
+	}
+	if col.ProduceTimeout <= 0 {
+		r.errorf("collector.produce_timeout", "must be positive, got %s", col.ProduceTimeout)
+	}
+	if col.Partitions < 1 || col.Partitions > maxPartitions {
+		r.errorf("collector.partitions", "must be between 1 and %d, got %d", maxPartitions, col.Partitions)
+	}
+	if !topicRe.MatchString(col.Group) {
+		r.errorf("collector.group", "a group name is letters, digits, '.', '_' and '-', got %q", col.Group)
+	}
+	for i, t := range col.InputTopics {
+		p := indexPath("collector.input_topics", i)
+		if msg := topicProblem(t); msg != "" {
+			r.errorf(p, "%s", msg)
+		} else if t == col.DLQTopic {
+			r.errorf(p, "%q is the collector's DLQ topic: its records would be read again", t)
+		}
+	}
+
+	seenKeys := map[string]string{}
+	for i, k := range col.Keys {
+		p := indexPath("collector.keys", i)
+		switch {
+		case strings.TrimSpace(k.Key) == "":
+			r.errorf(p+".key", "required, and must not be empty (is its variable set but empty?)")
+		case seenKeys[k.Key] != "":
+			r.errorf(p+".key", "the same key as %s: a key belongs to one source", seenKeys[k.Key])
+		case contains(col.Tokens, k.Key):
+			r.errorf(p+".key", "the same key as one of collector.tokens, which may send anything")
+		default:
+			seenKeys[k.Key] = p
+		}
+		if k.Source == "" {
+			r.errorf(p+".source", `required: the source the key sends for, or "*"`)
+		} else if msg := eventNameProblem(k.Source); msg != "" && k.Source != "*" {
+			r.errorf(p+".source", "%s", msg)
+		}
+		if len(k.Events) == 0 {
+			r.errorf(p+".events", `required: the event names the key may send, or ["*"]`)
+		}
+		for j, e := range k.Events {
+			if msg := eventNameProblem(e); msg != "" && e != "*" {
+				r.errorf(indexPath(p+".events", j), "%s", msg)
+			}
+		}
+	}
+
+	seenEvents := map[string]string{}
+	for i, e := range col.Events {
+		p := indexPath("collector.events", i)
+		if msg := eventNameProblem(e.Name); msg != "" {
+			r.errorf(p+".name", "%s", msg)
+		} else if prev := seenEvents[e.Name]; prev != "" {
+			r.errorf(p+".name", "event %q is already declared at %s%s", e.Name, prev, r.lineNote(prev))
+		} else {
+			seenEvents[e.Name] = p + ".name"
+		}
+		if e.Schema != "" {
+			if _, err := CompileSchema(e.Schema); err != nil {
+				r.errorf(p+".schema", "%v", err)
+			}
+		}
+	}
+
+	for i, rt := range col.Routes {
+		p := indexPath("collector.routes", i)
+		if msg := topicProblem(rt.Topic); msg != "" {
+			r.errorf(p+".topic", "%s", msg)
+		} else if rt.Topic == col.DLQTopic || contains(col.InputTopics, rt.Topic) {
+			r.errorf(p+".topic", "%q is the collector's DLQ or an input topic", rt.Topic)
+		}
+		if msg := eventNameProblem(rt.Event); msg != "" && rt.Event != "" && rt.Event != "*" {
+			r.errorf(p+".event", "%s", msg)
+		}
+		if msg := eventNameProblem(rt.Source); msg != "" && rt.Source != "" && rt.Source != "*" {
+			r.errorf(p+".source", "%s", msg)
+		}
+	}
+}
+
+// maxEventBytes leaves room for enrichment under Kafka's default 1 MB record limit.
+const maxEventBytes = 900 << 10
+
+// MaxNameLength bounds event names and sources, so that "<env>.<source>.<event>" stays
+// under Kafka's 249 characters for any env of up to 40.
+const MaxNameLength = 100
+
+// eventNameProblem says what is wrong with an event name or source, or "".
+func eventNameProblem(s string) string {
+	switch {
+	case s == "":
+		return "must not be empty"
+	case len(s) > MaxNameLength:
+		return fmt.Sprintf("at most %d characters, got %d in %q", MaxNameLength, len(s), s)
+	}
+	for _, c := range s {
+		if c < 0x20 || c == 0x7f {
+			return fmt.Sprintf("must not hold control characters, got %q", s)
+		}
+	}
+	return ""
+}
+
+// ParseProxy reads a trusted proxy: an IP address (a /32 or /128) or a CIDR.
+func ParseProxy(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		return p.Masked(), err
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// CompileSchema compiles a JSON Schema file; draft 2020-12 unless its $schema says
+// otherwise. The error names the file.
+func CompileSchema(path string) (*jsonschema.Schema, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("file %q does not exist", path)
+		}
+		return nil, fmt.Errorf("file %q: %v", path, err)
+	}
+	defer f.Close()
+	doc, err := jsonschema.UnmarshalJSON(f)
+	if err != nil {
+		return nil, fmt.Errorf("file %q is not JSON: %v", path, err)
+	}
+	comp := jsonschema.NewCompiler()
+	comp.DefaultDraft(jsonschema.Draft2020)
+	// The file's own URL, so that a relative $ref finds its neighbours.
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("file %q: %v", path, err)
+	}
+	url := "file://" + filepath.ToSlash(abs)
+	if err := comp.AddResource(url, doc); err != nil {
+		return nil, fmt.Errorf("file %q: %v", path, err)
+	}
+	s, err := comp.Compile(url)
+	if err != nil {
+		return nil, fmt.Errorf("file %q is not a valid JSON Schema: %v", path, err)
+	}
+	return s, nil
 }
 
 // validateTopicNames checks that the topics the pipeline creates do not collide: two

@@ -44,7 +44,7 @@ func TestEnsureDefaultsFillsAGoConfigLikeAFileAndTwiceChangesNothing(t *testing.
 			DiscoveryInterval: 10 * time.Second, MaxBackoff: 5 * time.Second},
 		Sinks: []Sink{{Name: "lake", Type: SinkS3, Bucket: "b", Tables: []string{"users"}, Format: FormatJSONLGzip, PartitionTime: PartitionByRecord, SnapshotEvery: 24 * time.Hour,
 			Buffer: Buffer{CountRecords: 10000, SizeBytes: 5 << 20, FlushTime: 60 * time.Second}}},
-		Collector: &Collector{Listen: "127.0.0.1:8081", MaxBodyBytes: 1 << 20, DLQTopic: "dev.streamhub.dlq"},
+		Collector: collectorDefaults("dev", &Collector{Listen: "127.0.0.1:8081", MaxBodyBytes: 1 << 20, DLQTopic: "dev.streamhub.dlq"}),
 	}
 	assertConfig(t, c, want)
 	c.EnsureDefaults()
