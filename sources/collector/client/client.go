@@ -73,6 +73,10 @@ type Options struct {
 	HTTPClient *http.Client
 	// UserAgent is sent when not empty (default "streamhub-collector-client/1").
 	UserAgent string
+	// Source and App are filled into events that leave them empty: an app names itself
+	// once rather than in every event.
+	Source string
+	App    App
 
 	// MaxBatchEvents caps the events in one request. Default 100.
 	MaxBatchEvents int
@@ -307,8 +311,9 @@ func (c *Client) TryEnqueue(ev Event) error {
 	}
 }
 
-// prepare fills in the ID and time and encodes the event once, so its size is known for
-// batching and a re-send posts the same bytes.
+// prepare fills in the ID, time and defaults and encodes the event once, so its size is
+// known for batching and a re-send posts the same bytes. The filled-in event comes back
+// with an error too, for Send to hand back to its caller.
 func (c *Client) prepare(ev Event) (item, error) {
 	if ev.EventID == "" {
 		ev.EventID = NewEventID()
@@ -316,12 +321,18 @@ func (c *Client) prepare(ev Event) (item, error) {
 	if ev.OccurredAt.IsZero() {
 		ev.OccurredAt = time.Now().UTC()
 	}
+	if ev.Source == "" {
+		ev.Source = c.o.Source
+	}
+	if ev.App == (App{}) {
+		ev.App = c.o.App
+	}
 	raw, err := json.Marshal(ev)
 	if err != nil {
-		return item{}, fmt.Errorf("collector client: encode event %s: %w", ev.EventID, err)
+		return item{ev: ev}, fmt.Errorf("collector client: encode event %s: %w", ev.EventID, err)
 	}
 	if len(raw)+2 > c.o.MaxBatchBytes {
-		return item{}, fmt.Errorf("%w: %s is %d bytes, limit %d", ErrEventTooLarge, ev.EventID, len(raw), c.o.MaxBatchBytes)
+		return item{ev: ev}, fmt.Errorf("%w: %s is %d bytes, limit %d", ErrEventTooLarge, ev.EventID, len(raw), c.o.MaxBatchBytes)
 	}
 	return item{ev: ev, raw: raw}, nil
 }
@@ -351,7 +362,7 @@ func (c *Client) Send(ctx context.Context, events []Event) (Result, error) {
 	}
 	for i := range events {
 		it, err := c.prepare(events[i])
-		events[i].EventID, events[i].OccurredAt = it.ev.EventID, it.ev.OccurredAt
+		events[i] = it.ev
 		if errors.Is(err, ErrEventTooLarge) {
 			c.queued.Add(1)
 			c.rejected.Add(1)

@@ -572,3 +572,20 @@ func TestEventIDs(t *testing.T) {
 		seen[id] = true
 	}
 }
+
+func TestDefaultsFilledIn(t *testing.T) {
+	f := newFake(t)
+	c, err := New(Options{URL: f.URL + "/v1/events/", APIKey: f.key, Source: "shop", App: App{ID: "web", Version: "3"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(context.Background())
+	evs := []Event{{EventName: "view"}, {EventName: "view", Source: "mine", App: App{ID: "x"}}}
+	if _, err := c.Send(context.Background(), evs); err != nil {
+		t.Fatal(err)
+	}
+	if evs[0].Source != "shop" || evs[0].App != (App{ID: "web", Version: "3"}) || evs[1].Source != "mine" || evs[1].App != (App{ID: "x"}) {
+		t.Errorf("events after Send: %+v", evs)
+	}
+	f.check(t, []string{evs[0].EventID, evs[1].EventID})
+}
