@@ -55,8 +55,8 @@ func testConfig(t *testing.T, brokers []string) *topology.Config {
 				{Key: webKey, Source: "web", Events: []string{"page_view", "click"}},
 				{Key: billingKey, Source: "billing", Events: []string{"*"}},
 			},
-			Events: []topology.EventType{{Name: "page_view", Schema: filepath.Join("testdata", "page_view.schema.json")}},
-			Routes: []topology.Route{{Event: "purchase", Topic: "test.purchases"}},
+			Events:     []topology.EventType{{Name: "page_view", Schema: filepath.Join("testdata", "page_view.schema.json")}},
+			Routes:     []topology.Route{{Event: "purchase", Topic: "test.purchases"}},
 			Partitions: 2,
 		},
 	}
