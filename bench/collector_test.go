@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -125,6 +126,62 @@ func TestCollectorLoadGeneratorSendsEachEventOnce(t *testing.T) {
 			t.Errorf("not measured: %+v", res)
 		}
 		t.Logf("gzip %v:\n%s", gz, res)
+	}
+}
+
+// TestCollectorInProcess runs the benchmark end to end at a small size: a real collector,
+// the Go clients, the embedded broker. Every event must be in its topic exactly once for
+// a read_committed reader.
+func TestCollectorInProcess(t *testing.T) {
+	conn := embeddedKafka(t)
+	const n = 3000
+	res, err := CollectorInProcess(context.Background(), CollectorOptions{Kafka: conn.Kafka(), Events: n, Clients: 2}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("\n%s", res)
+	if res.Stats.Accepted != n || res.Stats.Failed != 0 || res.Stats.Rejected != 0 {
+		t.Errorf("stats %+v", res.Stats)
+	}
+	cl, err := conn.Client(kgo.ConsumeTopics("bench.bench.bench_event"), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ids := map[string]int{}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	total := 0
+	for total < n && ctx.Err() == nil {
+		fs := cl.PollFetches(ctx)
+		fs.EachRecord(func(r *kgo.Record) {
+			var e struct {
+				EventID string `json:"event_id"`
+			}
+			if err := json.Unmarshal(r.Value, &e); err != nil {
+				t.Errorf("record %s: %v", r.Value, err)
+			}
+			ids[e.EventID]++
+			total++
+		})
+	}
+	if total != n || len(ids) != n {
+		t.Errorf("%d records, %d distinct events in the topic, want %d", total, len(ids), n)
+	}
+}
+
+// BenchmarkCollector runs the load generator against a real collector in process, on the
+// embedded broker. `streamhub bench collector` runs the same with flags.
+func BenchmarkCollector(b *testing.B) {
+	for b.Loop() {
+		res, err := CollectorInProcess(context.Background(), CollectorOptions{Events: 200_000}, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(res.CollectorPerSec, "events/s")
+		b.ReportMetric(res.RawPerSec, "raw-events/s")
+		b.ReportMetric(res.Ratio(), "ratio")
 	}
 }
 
