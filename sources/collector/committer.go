@@ -30,6 +30,7 @@ type committer struct {
 	log     *slog.Logger
 	m       *Metrics
 	extra   []kgo.Opt
+	hook    func()
 
 	in      chan *batch
 	mu      sync.RWMutex
@@ -55,12 +56,14 @@ type committerConfig struct {
 	// with the same prefix fences its predecessor's open transactions at once.
 	txnID string
 	extra []kgo.Opt
+	// beforeWrite, when set, runs before each transaction (tests hold commits with it).
+	beforeWrite func()
 }
 
 func newCommitter(conn *kafka.Conn, cfg committerConfig, log *slog.Logger, m *Metrics) *committer {
 	c := &committer{
 		conn: conn, linger: cfg.linger, timeout: cfg.timeout, txnID: cfg.txnID, log: log, m: m,
-		extra: cfg.extra,
+		extra: cfg.extra, hook: cfg.beforeWrite,
 		in:    make(chan *batch, 1024),
 	}
 	for i := range cfg.workers {
@@ -145,6 +148,9 @@ func (w *worker) run() {
 			default:
 				break drain
 			}
+		}
+		if w.c.hook != nil {
+			w.c.hook()
 		}
 		start := time.Now()
 		err := w.write(group, n)

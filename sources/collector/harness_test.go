@@ -91,6 +91,13 @@ func startBroker(t *testing.T) *kafka.Embedded {
 // startCollector serves a collector for cfg on a loopback port.
 func startCollector(t *testing.T, cfg *topology.Config, extra ...kgo.Opt) *harness {
 	t.Helper()
+	return startCollectorWith(t, cfg, Options{KafkaOpts: extra})
+}
+
+// startCollectorWith is startCollector with more options; Config, Conn and the metrics
+// are filled in.
+func startCollectorWith(t *testing.T, cfg *topology.Config, opts Options) *harness {
+	t.Helper()
 	conn, err := kafka.Connect(testContext(t), cfg.Kafka)
 	if err != nil {
 		t.Fatal(err)
@@ -100,11 +107,11 @@ func startCollector(t *testing.T, cfg *topology.Config, extra ...kgo.Opt) *harne
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
-	col, err := New(Options{
-		Config: cfg, Conn: conn, Registry: reg, Gatherer: reg,
-		InstanceID: fmt.Sprintf("%s-%d", strings.ReplaceAll(t.Name(), "/", "_"), instances.Add(1)),
-		KafkaOpts:  extra,
-	})
+	opts.Config, opts.Conn, opts.Registry, opts.Gatherer = cfg, conn, reg, reg
+	if opts.InstanceID == "" {
+		opts.InstanceID = fmt.Sprintf("%s-%d", strings.ReplaceAll(t.Name(), "/", "_"), instances.Add(1))
+	}
+	col, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -62,6 +62,8 @@ type Options struct {
 	Now func() time.Time
 	// KafkaOpts are added to every transactional client (tests).
 	KafkaOpts []kgo.Opt
+
+	beforeWrite func()
 }
 
 // Collector is the HTTP event collector.
@@ -158,7 +160,7 @@ func New(opts Options) (*Collector, error) {
 	}
 	c.commit = newCommitter(opts.Conn, committerConfig{
 		workers: col.Producers, linger: col.Linger, timeout: col.ProduceTimeout,
-		txnID: col.Group + ".collector." + instance, extra: opts.KafkaOpts,
+		txnID: col.Group + ".collector." + instance, extra: opts.KafkaOpts, beforeWrite: opts.beforeWrite,
 	}, log, c.m)
 
 	c.mux = http.NewServeMux()
