@@ -64,7 +64,7 @@ func newCommitter(conn *kafka.Conn, cfg committerConfig, log *slog.Logger, m *Me
 	c := &committer{
 		conn: conn, linger: cfg.linger, timeout: cfg.timeout, txnID: cfg.txnID, log: log, m: m,
 		extra: cfg.extra, hook: cfg.beforeWrite,
-		in:    make(chan *batch, 1024),
+		in: make(chan *batch, 1024),
 	}
 	for i := range cfg.workers {
 		w := &worker{c: c, id: fmt.Sprintf("%s-%d", cfg.txnID, i)}
