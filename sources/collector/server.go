@@ -444,55 +444,13 @@ func (c *Collector) badBody(w http.ResponseWriter, req *request, body []byte, ms
 }
 
 func (c *Collector) eventRecord(req *request, ev *Event) (*kgo.Record, error) {
-	recv := req.receivedAt.Format(time.RFC3339Nano)
-	value, err := json.Marshal(Enriched{Envelope: ev.Envelope, ReceivedAt: recv, Client: req.client})
-	if err != nil {
-		return nil, err
-	}
-	return &kgo.Record{
-		Topic: ev.Topic,
-		Key:   []byte(ev.Key()),
-		Value: value,
-		Headers: []kgo.RecordHeader{
-			{Key: HeaderEventName, Value: []byte(ev.EventName)},
-			{Key: HeaderEventID, Value: []byte(ev.EventID)},
-			{Key: HeaderSource, Value: []byte(ev.Source)},
-			{Key: HeaderReceivedAt, Value: []byte(recv)},
-		},
-	}, nil
+	return EventRecord(ev, req.receivedAt, req.client)
 }
 
-// dlqRecord keeps an event (or a whole body, index < 0) exactly as it was sent.
 func (c *Collector) dlqRecord(req *request, raw []byte, index int, rej *Rejection) *kgo.Record {
-	h := []kgo.RecordHeader{
-		{Key: HeaderDLQReason, Value: []byte(rej.Reason)},
-		{Key: HeaderDLQError, Value: []byte(rej.Message)},
-		{Key: HeaderPath, Value: []byte("http")},
-		{Key: HeaderDLQKeySource, Value: []byte(req.key.source)},
-		{Key: HeaderReceivedAt, Value: []byte(req.receivedAt.Format(time.RFC3339Nano))},
-	}
-	if index >= 0 {
-		h = append(h, kgo.RecordHeader{Key: HeaderDLQIndex, Value: []byte(strconv.Itoa(index))})
-	}
-	if rej.EventName != "" {
-		h = append(h, kgo.RecordHeader{Key: HeaderEventName, Value: []byte(rej.EventName)})
-	}
-	if rej.EventID != "" {
-		h = append(h, kgo.RecordHeader{Key: HeaderEventID, Value: []byte(rej.EventID)})
-	}
-	if req.client != nil {
-		if req.client.IP != "" {
-			h = append(h, kgo.RecordHeader{Key: HeaderClientIP, Value: []byte(req.client.IP)})
-		}
-		if req.client.UserAgent != "" {
-			h = append(h, kgo.RecordHeader{Key: HeaderUserAgent, Value: []byte(req.client.UserAgent)})
-		}
-	}
-	var key []byte
-	if rej.EventID != "" {
-		key = []byte(rej.EventID)
-	}
-	return &kgo.Record{Topic: c.col.DLQTopic, Key: key, Value: bytes.Clone(raw), Headers: h}
+	return DLQRecord(c.col.DLQTopic, raw, rej, DLQInfo{
+		Path: "http", KeySource: req.key.source, Index: index, ReceivedAt: req.receivedAt, Client: req.client,
+	})
 }
 
 func (c *Collector) authenticate(r *http.Request) (*principal, bool) {
@@ -621,4 +579,35 @@ func (l labels) event(e string) string {
 		return e
 	}
 	return "other"
+}
+
+// Run listens on collector.listen and serves until ctx ends, then shuts down within
+// drain (in-flight requests finish and commit; see Shutdown). ready, when not nil, is
+// called with the address once the collector listens.
+func (c *Collector) Run(ctx context.Context, drain time.Duration, ready func(addr string)) error {
+	ln, err := net.Listen("tcp", c.col.Listen)
+	if err != nil {
+		return fmt.Errorf("collector: listen %s: %w", c.col.Listen, err)
+	}
+	c.log.Info("collector listening", "url", "http://"+ln.Addr().String()+"/v1/events")
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- c.Serve(ln) }()
+	select {
+	case err := <-errc:
+		c.commit.close()
+		c.topics.close()
+		return err
+	case <-ctx.Done():
+	}
+	if drain <= 0 {
+		drain = 30 * time.Second
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), drain)
+	defer cancel()
+	err = c.Shutdown(sctx)
+	<-errc
+	return err
 }

@@ -84,3 +84,20 @@ func (t *topicCache) close() {
 		t.adm = nil
 	}
 }
+
+// Topics creates event topics on first use, for the events processor.
+type Topics struct{ c *topicCache }
+
+// NewTopics makes missing topics with the given partition count and the connection's
+// replication settings.
+func NewTopics(conn *kafka.Conn, partitions int) *Topics {
+	return &Topics{newTopicCache(conn, partitions)}
+}
+
+// Ensure creates the topics not known to exist yet.
+func (t *Topics) Ensure(ctx context.Context, topics map[string]bool) error {
+	return t.c.ensure(ctx, topics)
+}
+
+// Close closes the admin client.
+func (t *Topics) Close() { t.c.close() }
