@@ -134,8 +134,26 @@ func New(ctx context.Context, opts Options) (*Bridge, error) {
 		}
 		if src.StreamARN == "" {
 			st.tables = tables
+			older, ok, err := olderStreams(ctx, api, src.Table, arn)
+			if err != nil {
+				b.log.Warn("cannot list the table's older streams (dynamodb:ListStreams): if the table was created again while the bridge was down, the old stream's unread records are not read",
+					"table", table.Name, "error", err)
+			}
+			if ok {
+				for _, o := range older {
+					b.streams = append(b.streams, &stream{
+						src: src, table: table, arn: o, api: api, prev: st.prev, replaced: true,
+						log: b.log.With("table", table.Name), byID: map[string]shard{},
+						changed: b.shardsChanged, wake: make(chan struct{}, 1),
+					})
+					st.prev = b.streams[len(b.streams)-1]
+				}
+			}
 		}
 		b.streams = append(b.streams, st)
+		for p := st.prev; p != nil; p = p.prev {
+			b.log.Info("bridging a replaced stream of the table to its end first", "table", table.Name, "stream", p.arn)
+		}
 		b.log.Info("bridging stream", "table", table.Name, "stream", arn, "topic", table.Topic, "start", src.Start)
 	}
 	if len(b.streams) == 0 {
@@ -327,8 +345,9 @@ func (b *Bridge) Checkpoints() []Checkpoint {
 	return cps
 }
 
-// StreamARNs returns the streams the bridge reads, per source in file order, then the
-// streams of re-created tables in the order they were found.
+// StreamARNs returns the streams the bridge reads, per source in file order (a table's
+// older streams, still listed by DynamoDB, before its latest), then the streams of tables
+// re-created while it runs, in the order they were found.
 func (b *Bridge) StreamARNs() []string {
 	sts := b.streamList()
 	out := make([]string, len(sts))

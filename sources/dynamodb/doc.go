@@ -25,8 +25,11 @@
 //     LatestStreamArn every discovery_interval. A new one (the table deleted and created
 //     again under its name, or its stream disabled and enabled) is logged and counted
 //     (streamhub_bridge_stream_changes_total); the old stream, DISABLED with its shards
-//     closed, is read to its end, then the new one from TRIM_HORIZON whatever the
-//     source's start, so an item's changes stay in order across the two tables. DeleteTable
+//     closed, is read to its end, then the new one from TRIM_HORIZON (whatever the
+//     source's start, if the old one was read), so an item's changes stay in order
+//     across the two tables. At start the bridge lists the table's older streams
+//     (ListStreams) and reads them to their end first, so a table re-created while the
+//     bridge was down loses no record of the old stream's 24 hours. DeleteTable
 //     writes no REMOVE records: an item the new table never writes keeps the old
 //     table's last state downstream, told apart by its version's stream (the old ARN).
 //   - Errors. Throttling and 5xx back off with full jitter; an expired iterator is

@@ -59,7 +59,7 @@ func (b *Bridge) startPosition(st *stream, sh shard, cp Checkpoint, has bool, by
 		// Nothing written yet (a shard started at LATEST, or a fresh checkpoint): read from
 		// the horizon; the reader drops what is older than LatestAt.
 		return startAt{typ: types.ShardIteratorTypeTrimHorizon}, true
-	case parentRead || st.src.Start == topology.StartTrimHorizon || st.prev != nil:
+	case parentRead || st.src.Start == topology.StartTrimHorizon || st.followsRead(b.view):
 		// A child of a shard the bridge read continues where its parent ended; a table's
 		// new stream continues where its old one ended, whatever the source's start.
 		return startAt{typ: types.ShardIteratorTypeTrimHorizon}, true

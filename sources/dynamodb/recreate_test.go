@@ -38,7 +38,7 @@ func TestRecreatedTableIsFollowedToItsNewStream(t *testing.T) {
 	ddbCfg.BaseEndpoint = aws.String(e.ddb.URL())
 	streams := &deletableStreams{
 		inner:  dynamodbstreams.NewFromConfig(ddbCfg, func(o *dynamodbstreams.Options) { o.Retryer = aws.NopRetryer{} }),
-		closed: map[string]bool{}, iters: map[string]string{},
+		closed: map[string]bool{}, iters: map[string]string{}, listed: []string{e.arn},
 	}
 	tables := &fakeTables{arn: e.arn}
 
@@ -89,6 +89,76 @@ func TestRecreatedTableIsFollowedToItsNewStream(t *testing.T) {
 		t.Errorf("streamhub_bridge_stream_changes_total = %v, want 1", n)
 	}
 	if arns := b.StreamARNs(); len(arns) != 2 || arns[0] != e.arn || arns[1] != newARN {
+		t.Errorf("StreamARNs() = %v, want [%s %s]", arns, e.arn, newARN)
+	}
+}
+
+// TestTableRecreatedWhileTheBridgeWasDown stops the bridge with records of the table's
+// stream unread, deletes the table and creates it again, then starts the bridge anew
+// (start: LATEST). It finds the old stream with ListStreams, reads its tail from the
+// checkpoints, then the new stream from TRIM_HORIZON (the old one was being read, so the
+// table's history is wanted): every record once, each item's in order.
+func TestTableRecreatedWhileTheBridgeWasDown(t *testing.T) {
+	e := newEnvWith(t, 2, 2, "endpoint: {{url}}\n    region: us-east-1\n    start: latest\n    poll_interval: 20ms")
+	newARN, err := e.ddb.CreateTable(ddbtest.TableSpec{Name: "users-2", HashKey: "pk", RangeKey: "sk", Shards: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ddbCfg := e.aws
+	ddbCfg.BaseEndpoint = aws.String(e.ddb.URL())
+	streams := &deletableStreams{
+		inner:  dynamodbstreams.NewFromConfig(ddbCfg, func(o *dynamodbstreams.Options) { o.Retryer = aws.NopRetryer{} }),
+		closed: map[string]bool{}, iters: map[string]string{}, listed: []string{e.arn},
+	}
+	tables := &fakeTables{arn: e.arn}
+	start := func(name string) (*Bridge, *instance) {
+		reg := prometheus.NewRegistry()
+		b, err := New(context.Background(), Options{
+			Config: e.cfg, Conn: e.conn, InstanceID: name, AWS: &e.aws, Registry: reg,
+			Streams: streams, Tables: tables, Logger: testLogger().With("instance", name),
+			GroupOptions: []kgo.Opt{kgo.SessionTimeout(6 * time.Second), kgo.HeartbeatInterval(500 * time.Millisecond)},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := &instance{b: b, reg: reg, exited: make(chan struct{})}
+		ctx, cancel := context.WithCancel(context.Background())
+		in.stop = cancel
+		go func() { in.err = b.Run(ctx); close(in.exited) }()
+		t.Cleanup(func() { cancel(); <-in.exited })
+		return b, in
+	}
+
+	first, in1 := start("first")
+	waitFor(t, "every open shard started at LATEST", 60*time.Second, func() bool {
+		for _, sh := range e.ddb.Shards("users") {
+			if cp, ok := first.view.get(e.arn, sh.ID); !ok || cp.LatestAt == nil {
+				return false
+			}
+		}
+		return true
+	})
+	e.workload(1, 50, 200)
+	e.readTopic(len(e.writes))
+	if err := in1.shutdown(t); err != nil {
+		t.Fatalf("first bridge: %v", err)
+	}
+	// While no bridge runs: the old table's last changes, its deletion, and the new
+	// table's first changes, old enough that a LATEST start would drop them.
+	e.workload(2, 50, 200)
+	streams.delete(e.arn)
+	streams.list(e.arn, newARN)
+	tables.set(newARN)
+	e.writeTable("users-2", 2, 50, 200)
+	time.Sleep(2 * time.Second)
+
+	second, _ := start("second")
+	e.writeTable("users-2", 3, 50, 100)
+	e.mu.Lock()
+	want := len(e.writes)
+	e.mu.Unlock()
+	e.checkExactlyOnce(e.readTopic(want))
+	if arns := second.StreamARNs(); len(arns) != 2 || arns[0] != e.arn || arns[1] != newARN {
 		t.Errorf("StreamARNs() = %v, want [%s %s]", arns, e.arn, newARN)
 	}
 }
@@ -147,6 +217,23 @@ type deletableStreams struct {
 	mu     sync.Mutex
 	closed map[string]bool
 	iters  map[string]string // iterator → stream
+	listed []string          // ListStreams' answer for the table, whatever its name
+}
+
+func (d *deletableStreams) list(arns ...string) {
+	d.mu.Lock()
+	d.listed = arns
+	d.mu.Unlock()
+}
+
+func (d *deletableStreams) ListStreams(_ context.Context, in *dynamodbstreams.ListStreamsInput, _ ...func(*dynamodbstreams.Options)) (*dynamodbstreams.ListStreamsOutput, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := &dynamodbstreams.ListStreamsOutput{}
+	for _, arn := range d.listed {
+		out.Streams = append(out.Streams, types.Stream{StreamArn: aws.String(arn), TableName: in.TableName})
+	}
+	return out, nil
 }
 
 func (d *deletableStreams) delete(arn string) {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -155,6 +157,24 @@ func (s *stream) read(view *checkpointView) bool {
 	return true
 }
 
+// followsRead reports whether the bridge read any of the streams this one replaced: then
+// the table's history is wanted from there on, and this stream starts at TRIM_HORIZON.
+// Streams it replaced that were skipped (start: LATEST, found closed) leave the
+// source's start in force.
+func (s *stream) followsRead(view *checkpointView) bool {
+	if s.prev == nil {
+		return false
+	}
+	for _, cp := range view.all() {
+		for p := s.prev; p != nil; p = p.prev {
+			if cp.Stream == p.arn && !cp.Skipped {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // predecessorsRead reports whether every stream the table had before this one is read.
 func (s *stream) predecessorsRead(view *checkpointView) bool {
 	for p := s.prev; p != nil; p = p.prev {
@@ -249,6 +269,50 @@ func (s *stream) poke() {
 	case s.wake <- struct{}{}:
 	default:
 	}
+}
+
+// streamLabel is the label an ARN of a table's stream ends with: the stream's creation
+// time, "2015-05-11T21:21:33.291", so labels sort in creation order.
+func streamLabel(arn string) string {
+	if i := strings.LastIndex(arn, "/stream/"); i >= 0 {
+		return arn[i+len("/stream/"):]
+	}
+	return arn
+}
+
+// streamLister is the Streams client's ListStreams (*dynamodbstreams.Client has it).
+type streamLister interface {
+	ListStreams(context.Context, *dynamodbstreams.ListStreamsInput, ...func(*dynamodbstreams.Options)) (*dynamodbstreams.ListStreamsOutput, error)
+}
+
+// olderStreams lists the table's streams created before current, oldest first: DynamoDB
+// keeps a replaced stream readable for 24 hours, and one the bridge had not read to its
+// end when it stopped (the table re-created while it was down) still holds records.
+// ok is false when the client cannot list streams.
+func olderStreams(ctx context.Context, api StreamsAPI, table, current string) (arns []string, ok bool, err error) {
+	ls, ok := api.(streamLister)
+	if !ok {
+		return nil, false, nil
+	}
+	in := &dynamodbstreams.ListStreamsInput{TableName: aws.String(table)}
+	for {
+		out, err := ls.ListStreams(ctx, in)
+		if err != nil {
+			return nil, true, err
+		}
+		for _, st := range out.Streams {
+			arn := deref(st.StreamArn)
+			if arn != "" && arn != current && streamLabel(arn) < streamLabel(current) {
+				arns = append(arns, arn)
+			}
+		}
+		if out.LastEvaluatedStreamArn == nil || *out.LastEvaluatedStreamArn == "" {
+			break
+		}
+		in.ExclusiveStartStreamArn = out.LastEvaluatedStreamArn
+	}
+	slices.SortFunc(arns, func(a, b string) int { return strings.Compare(streamLabel(a), streamLabel(b)) })
+	return arns, true, nil
 }
 
 // latestStreamARN is the table's LatestStreamArn; "" while the table has none (deleted,
