@@ -198,6 +198,11 @@ func (c *Collector) Serve(ln net.Listener) error {
 		IdleTimeout:       120 * time.Second,
 	}
 	c.srvMu.Lock()
+	if c.draining.Load() {
+		c.srvMu.Unlock()
+		ln.Close()
+		return nil
+	}
 	c.srv = srv
 	c.srvMu.Unlock()
 	err := srv.Serve(ln)
@@ -211,8 +216,8 @@ func (c *Collector) Serve(ln net.Listener) error {
 // commit and they hear the outcome), refuses new ones with 503, then closes the Kafka
 // clients. ctx bounds the wait for requests.
 func (c *Collector) Shutdown(ctx context.Context) error {
-	c.draining.Store(true)
 	c.srvMu.Lock()
+	c.draining.Store(true)
 	srv := c.srv
 	c.srvMu.Unlock()
 	var err error

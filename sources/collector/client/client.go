@@ -55,8 +55,8 @@ var (
 	// ErrClosed is the answer to Enqueue after Close, and the error of events that were
 	// still queued or in flight when Close's context ended.
 	ErrClosed = errors.New("collector client: closed")
-	// ErrEventTooLarge: the event's JSON alone exceeds MaxBatchBytes, so no batch could
-	// carry it. Enqueue returns it at once rather than let the server refuse it later.
+	// ErrEventTooLarge: the event's JSON exceeds MaxEventBytes, or alone fills more than
+	// MaxBatchBytes. Enqueue returns it at once rather than let the server refuse it later.
 	ErrEventTooLarge = errors.New("collector client: event larger than MaxBatchBytes")
 )
 
@@ -83,6 +83,10 @@ type Options struct {
 	// MaxBatchBytes caps a request's uncompressed JSON body. Default 512 KiB. Keep it at
 	// or below the server's body limit: a 413 costs a round trip and a split.
 	MaxBatchBytes int
+	// MaxEventBytes caps one event's JSON; a larger one is refused by Enqueue with
+	// ErrEventTooLarge. Default 64 KiB, the collector's default max_event_bytes: a batch
+	// holding a larger event would earn a 413 and be split down to that event.
+	MaxEventBytes int
 	// FlushInterval is the longest an event waits for its batch to fill. Default 1s.
 	FlushInterval time.Duration
 	// QueueSize is how many events may wait to be batched. Default 10,000.
@@ -245,6 +249,7 @@ func setDefaults(o *Options) {
 	}
 	def(&o.MaxBatchEvents, 100)
 	def(&o.MaxBatchBytes, 512<<10)
+	def(&o.MaxEventBytes, 64<<10)
 	def(&o.QueueSize, 10_000)
 	def(&o.Concurrency, 2)
 	def(&o.MaxAttempts, 10)
@@ -331,8 +336,8 @@ func (c *Client) prepare(ev Event) (item, error) {
 	if err != nil {
 		return item{ev: ev}, fmt.Errorf("collector client: encode event %s: %w", ev.EventID, err)
 	}
-	if len(raw)+2 > c.o.MaxBatchBytes {
-		return item{ev: ev}, fmt.Errorf("%w: %s is %d bytes, limit %d", ErrEventTooLarge, ev.EventID, len(raw), c.o.MaxBatchBytes)
+	if limit := min(c.o.MaxEventBytes, c.o.MaxBatchBytes-2); len(raw) > limit {
+		return item{ev: ev}, fmt.Errorf("%w: %s is %d bytes, limit %d", ErrEventTooLarge, ev.EventID, len(raw), limit)
 	}
 	return item{ev: ev, raw: raw}, nil
 }

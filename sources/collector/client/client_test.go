@@ -230,7 +230,7 @@ func TestTooLarge(t *testing.T) {
 	f.maxBody = 600
 	var rejected []Rejection
 	var mu sync.Mutex
-	c, err := New(Options{URL: f.URL, APIKey: f.key, MaxBatchBytes: 4000, GzipMinBytes: -1,
+	c, err := New(Options{URL: f.URL, APIKey: f.key, MaxBatchBytes: 4000, MaxEventBytes: 1 << 20, GzipMinBytes: -1,
 		OnRejected: func(r []Rejection) { mu.Lock(); rejected = append(rejected, r...); mu.Unlock() }})
 	if err != nil {
 		t.Fatal(err)
@@ -256,6 +256,14 @@ func TestTooLarge(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+	}
+	small, err := New(Options{URL: f.URL, MaxEventBytes: 500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer small.Close(context.Background())
+	if err := small.TryEnqueue(big); !errors.Is(err, ErrEventTooLarge) {
+		t.Errorf("try enqueue of a 1 KB event with MaxEventBytes 500: %v, want ErrEventTooLarge", err)
 	}
 	if err := c.Close(context.Background()); err != nil {
 		t.Fatal(err)
