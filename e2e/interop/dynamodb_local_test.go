@@ -202,43 +202,67 @@ func TestBridgeAgainstDynamoDBLocal(t *testing.T) {
 	}
 	waitFor(t, "the view API ready", 90*time.Second, p.Ready)
 
-	// The views are eventually consistent: wait until everything agrees, then report
-	// every difference that is left.
-	var diffs []string
-	deadline := time.Now().Add(150 * time.Second)
-	for {
-		cdc.poll(ctx, 300*time.Millisecond)
-		diffs = nil
+	converge := func(when string) {
+		t.Helper()
+		// The views are eventually consistent: wait until everything agrees, then report
+		// every difference that is left.
+		var diffs []string
+		deadline := time.Now().Add(150 * time.Second)
+		for {
+			cdc.poll(ctx, 300*time.Millisecond)
+			diffs = nil
+			for _, tb := range all {
+				diffs = append(diffs, cdc.diff(ctx, streams, tb)...)
+			}
+			if len(diffs) == 0 {
+				for _, tb := range all {
+					diffs = append(diffs, diffViews(ctx, t, db, p.API.Addr(), tb)...)
+				}
+			}
+			if len(diffs) == 0 {
+				for _, tb := range all {
+					diffs = append(diffs, diffPostgres(ctx, t, db, pg, schema, tb)...)
+				}
+			}
+			if len(diffs) == 0 || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		// A moment longer, to catch a duplicate that arrives late.
+		cdc.poll(ctx, time.Second)
 		for _, tb := range all {
 			diffs = append(diffs, cdc.diff(ctx, streams, tb)...)
 		}
-		if len(diffs) == 0 {
-			for _, tb := range all {
-				diffs = append(diffs, diffViews(ctx, t, db, p.API.Addr(), tb)...)
+		for i, d := range diffs {
+			if i == 20 {
+				t.Errorf("%s: ... and %d more", when, len(diffs)-20)
+				break
 			}
+			t.Errorf("%s: %s", when, d)
 		}
-		if len(diffs) == 0 {
-			for _, tb := range all {
-				diffs = append(diffs, diffPostgres(ctx, t, db, pg, schema, tb)...)
-			}
-		}
-		if len(diffs) == 0 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(200 * time.Millisecond)
+		t.Logf("%s: %d CDC records, the tables, the view API and PostgreSQL compared; %s since start",
+			when, cdc.records(), time.Since(began).Round(time.Millisecond))
 	}
-	// A moment longer, to catch a duplicate that arrives late.
-	cdc.poll(ctx, time.Second)
-	for _, tb := range all {
-		diffs = append(diffs, cdc.diff(ctx, streams, tb)...)
-	}
-	for i, d := range diffs {
-		if i == 20 {
-			t.Errorf("... and %d more", len(diffs)-20)
-			break
+	converge("after the SIGKILL and the re-create")
+	for name, want := range map[string]float64{"streamhub_bridge_stream_changes_total": 1, "streamhub_bridge_data_loss_total": 0} {
+		if n := second.metric(t, name); n != want {
+			t.Errorf("bridge-2: %s = %v, want %v", name, n, want)
 		}
-		t.Error(d)
 	}
+	second.terminate(t)
+
+	// A bridge started after the re-creation finds plain's old stream with ListStreams
+	// (DynamoDB Local keeps it, DISABLED, as AWS does for 24 hours): read to its end
+	// already, it must not be read again.
+	third := startBridge(t, bin(), "bridge-3", file)
+	w.more(ctx, streams)
+	converge("after a restart")
+	if n := third.metric(t, "streamhub_bridge_data_loss_total"); n != 0 {
+		t.Errorf("bridge-3: streamhub_bridge_data_loss_total = %v, want 0", n)
+	}
+	third.terminate(t)
+
 	st := p.Status()
 	t.Logf("bridged %d stream records (%d users, %d plain, %d items in the tables); processed %d (applied %d, stale %d, duplicate %d, invalid %d); PostgreSQL sink flushed %d",
 		cdc.records(), len(scan(ctx, t, db, users.name)), len(scan(ctx, t, db, plain.name)), len(scan(ctx, t, db, items.name)),
@@ -251,15 +275,6 @@ func TestBridgeAgainstDynamoDBLocal(t *testing.T) {
 			logShards(ctx, t, streams, tb.name, arn)
 		}
 	}
-	if n := second.metric(t, "streamhub_bridge_stream_changes_total"); n != 1 {
-		t.Errorf("bridge-2: streamhub_bridge_stream_changes_total = %v, want 1 (plain re-created)", n)
-	}
-	for _, b := range []*bridgeProcess{second} {
-		if n := b.metric(t, "streamhub_bridge_data_loss_total"); n != 0 {
-			t.Errorf("%s: streamhub_bridge_data_loss_total = %v, want 0", b.name, n)
-		}
-	}
-	second.terminate(t)
 	stopPipeline()
 	t.Logf("run time %s", time.Since(began).Round(time.Millisecond))
 }
@@ -573,8 +588,14 @@ func (w *writer) recreate(ctx context.Context, streams *dynamodbstreams.Client, 
 	for range 40 {
 		w.plainWrite()
 	}
-	// A delete of a key the new table does not hold writes no stream record: such a key
-	// is one the new table never wrote, and keeps the old table's state.
+	w.dropUnwritten(ctx, streams, tb)
+}
+
+// dropUnwritten forgets the keys the re-created table's stream has no record of: a
+// delete of a key the new table does not hold writes none, so such a key is one the new
+// table never wrote, and keeps the old table's state.
+func (w *writer) dropUnwritten(ctx context.Context, streams *dynamodbstreams.Client, tb *interopTable) {
+	w.t.Helper()
 	wrote, err := streamKeys(ctx, streams, tb.arn, tb.keys)
 	if err != nil {
 		w.t.Fatalf("read the new stream: %v", err)
@@ -584,6 +605,20 @@ func (w *writer) recreate(ctx context.Context, streams *dynamodbstreams.Client, 
 			delete(tb.written, key)
 		}
 	}
+}
+
+// more writes a little to every table after the bridge's last restart.
+func (w *writer) more(ctx context.Context, streams *dynamodbstreams.Client) {
+	for i := range 10 {
+		w.put("users", w.user(w.nextUser+i, 1))
+		w.plainWrite()
+	}
+	w.nextUser += 10
+	for i := range 3 {
+		w.put("items", w.fullItem(w.rng.IntN(w.next+i)))
+	}
+	w.del("users", w.userKey(3, 1))
+	w.dropUnwritten(ctx, streams, w.plain)
 }
 
 // streamKeys reads the stream from TRIM_HORIZON to its end, as streamEventIDs does, and
