@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamhub/streamhub/kafka"
@@ -41,15 +42,20 @@ type realCollector struct {
 
 func startCollector(t *testing.T, edit func(*topology.Collector)) *realCollector {
 	t.Helper()
-	ctx := context.Background()
 	e, err := kafka.StartEmbedded("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(e.Close)
+	return startCollectorOn(t, e.Addrs(), edit)
+}
+
+func startCollectorOn(t *testing.T, brokers []string, edit func(*topology.Collector)) *realCollector {
+	t.Helper()
+	ctx := context.Background()
 	cfg := &topology.Config{
 		Env:   "it",
-		Kafka: topology.Kafka{Brokers: e.Addrs(), ReplicationFactor: 1, MinInsyncReplicas: 1, Compression: "none"},
+		Kafka: topology.Kafka{Brokers: brokers, ReplicationFactor: 1, MinInsyncReplicas: 1, Compression: "none"},
 		Collector: &topology.Collector{
 			Listen:     "127.0.0.1:0",
 			DLQTopic:   dlq,
@@ -230,4 +236,101 @@ func TestRealCollectorRefusals(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestBrokerDownThenBack is the outage test with the Go client: the broker stops
+// while clients send and comes back with its data. The collector refuses with 503 what
+// Kafka did not take, the clients re-send those batches (same event IDs) until they are
+// accepted, and every event ends in the topic exactly once.
+func TestBrokerDownThenBack(t *testing.T) {
+	dir := t.TempDir()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	listen := ln.Addr().String()
+	ln.Close()
+	start := func() *kafka.Embedded {
+		t.Helper()
+		var err error
+		for range 50 { // the port may still be held a moment after the broker closed it
+			var e *kafka.Embedded
+			if e, err = kafka.StartEmbedded(listen, kfake.DataDir(dir)); err == nil {
+				return e
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Fatalf("start the broker on %s: %v", listen, err)
+		return nil
+	}
+	e := start()
+	defer func() { e.Close() }()
+	rc := startCollectorOn(t, e.Addrs(), func(c *topology.Collector) { c.ProduceTimeout = time.Second })
+
+	const clients, before, after = 4, 100, 150
+	cs := make([]*client.Client, clients)
+	ids := make([][]string, clients)
+	for i := range cs {
+		if cs[i], err = client.New(client.Options{URL: rc.url, APIKey: gameKey, Source: "game",
+			MaxBatchEvents: 10, FlushInterval: 5 * time.Millisecond, MaxElapsed: 5 * time.Minute, MaxAttempts: 1000,
+			OnFailed: func(f client.Failure) { t.Errorf("failed: %v", f.Err) }}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send := func(n int) {
+		for i, c := range cs {
+			for range n {
+				ev := client.Event{EventID: client.NewEventID(), EventName: "purchase", User: client.User{ID: fmt.Sprintf("u%d", i)}}
+				ids[i] = append(ids[i], ev.EventID)
+				if err := c.Enqueue(context.Background(), ev); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	sum := func(f func(client.Stats) int64) (n int64) {
+		for _, c := range cs {
+			n += f(c.Stats())
+		}
+		return n
+	}
+	waitFor := func(what string, cond func() bool) {
+		deadline := time.Now().Add(2 * time.Minute)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("gave up waiting for %s", what)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+
+	send(before)
+	waitFor("the first events accepted", func() bool { return sum(func(s client.Stats) int64 { return s.Accepted }) == clients*before })
+	e.Close()
+	t.Log("broker stopped")
+	send(after)
+	waitFor("refusals", func() bool { return sum(func(s client.Stats) int64 { return s.Retried }) > 0 })
+	e = start()
+	t.Log("broker started again")
+	for _, c := range cs {
+		if err := c.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	total := clients * (before + after)
+	if a, f := sum(func(s client.Stats) int64 { return s.Accepted }), sum(func(s client.Stats) int64 { return s.Failed }); a != int64(total) || f != 0 {
+		t.Fatalf("accepted %d, failed %d, want %d accepted", a, f, total)
+	}
+	got := rc.eventIDs(t, rc.cfg.Collector.EventTopic("it", "purchase", "game"), total)
+	for _, l := range ids {
+		for _, id := range l {
+			if got[id] != 1 {
+				t.Errorf("event %s in the topic %d times", id, got[id])
+			}
+		}
+	}
+	if len(got) != total {
+		t.Errorf("%d events in the topic, want %d", len(got), total)
+	}
+	t.Logf("%d events accepted once each; %d re-sent", total, sum(func(s client.Stats) int64 { return s.Retried }))
 }
