@@ -21,6 +21,7 @@ import (
 	"github.com/streamhub/streamhub/emitters"
 	"github.com/streamhub/streamhub/kafka"
 	"github.com/streamhub/streamhub/processors"
+	"github.com/streamhub/streamhub/sources/collector"
 	"github.com/streamhub/streamhub/sources/dynamodb"
 	"github.com/streamhub/streamhub/topology"
 )
@@ -36,6 +37,9 @@ type Roles struct {
 	Bridge bool
 	// Emit runs the sinks: flush loops over raw topics, snapshots of tables.
 	Emit bool
+	// Collect runs the HTTP event collector and, when the topology names
+	// collector.input_topics, the events processor.
+	Collect bool
 }
 
 // Options configure a pipeline.
@@ -59,6 +63,8 @@ type Options struct {
 	// AWS config for ddbtest, group timeouts, fault hooks); Config, Conn, InstanceID,
 	// Registry and Logger are filled in.
 	Bridge dynamodb.Options
+	// CollectorReady, when set, is called with the collector's address once it listens.
+	CollectorReady func(addr string)
 }
 
 // Pipeline is a running set of components.
@@ -71,6 +77,8 @@ type Pipeline struct {
 	API        *api.Server
 	Bridge     *dynamodb.Bridge
 	Sinks      []*emitters.Loop
+	Collector  *collector.Collector
+	Events     *processors.Events
 	snapshots  []snapshotJob
 	closers    []func() error
 	Registry   *prometheus.Registry
@@ -160,6 +168,11 @@ func New(ctx context.Context, opts Options) (*Pipeline, error) {
 			return nil, err
 		}
 	}
+	if opts.Roles.Collect && cfg.Collector != nil {
+		if err := p.buildCollector(cfg, opts.InstanceID); err != nil {
+			return nil, err
+		}
+	}
 	if opts.Roles.Serve {
 		srv, err := api.New(api.Options{
 			Conn:       p.conn,
@@ -230,6 +243,13 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	}
 	for _, j := range p.snapshots {
 		start("snapshots of "+j.opts.Table.Name, j.run)
+	}
+	if p.Collector != nil {
+		drain := p.opts.Config.Processor.ShutdownTimeout
+		start("collector", func(ctx context.Context) error { return p.Collector.Run(ctx, drain, p.opts.CollectorReady) })
+	}
+	if p.Events != nil {
+		start("events processor", p.Events.Run)
 	}
 
 	var err error

@@ -28,6 +28,7 @@ Commands:
   emit -c FILE         run the sinks: raw topics to the S3 / file lake exactly once, state snapshots
   process -c FILE      run the CDC latest-state processors (instances share partitions)
   serve -c FILE        run the view API (every instance holds every view)
+  collect -c FILE      run the HTTP event collector (POST /v1/events) and the events processor
   topology validate -c FILE   check a topology file; every problem with file:line
   topology print -c FILE      show the pipeline graph: sources → topics → tables → sinks
   topology apply -c FILE      create the missing topics (partitions, replication, compaction)
@@ -66,6 +67,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdRoles(ctx, "bridge", rest, stdout, stderr)
 	case "emit":
 		err = cmdRoles(ctx, "emit", rest, stdout, stderr)
+	case "collect":
+		err = cmdRoles(ctx, "collect", rest, stdout, stderr)
 	case "topology":
 		err = cmdTopology(ctx, rest, stdout, stderr)
 	case "bench":

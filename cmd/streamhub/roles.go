@@ -26,6 +26,7 @@ var roleSummaries = map[string]string{
 	"emit":    "Runs the topology's sinks: raw topics flushed to the lake (s3 or file: JSON Lines + gzip or Parquet, partitioned by record time, exactly once per offset) and state snapshots of the sinks' tables on a schedule. Instances of one sink share its partitions through the consumer group <env>.streamhub.sink.<name>. Health, readiness and metrics are served on --ops-listen.",
 	"bridge":  "Copies the DynamoDB Streams of the topology's dynamodb sources into the tables' CDC topics, exactly once: each GetRecords batch and its shard checkpoint are one Kafka transaction. Start several instances with the same topology: they share the shards through the consumer group bridge.group (leases are the partitions of bridge.checkpoint_topic), and a stopped instance's shards move to the others. AWS settings come from the SDK's standard chain (AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL_DYNAMODB_STREAMS, ...) and the source's region, endpoint and role_arn. Health, readiness and metrics are served on --ops-listen.",
 	"process": "Runs one CDC latest-state processor per table. Start several instances with the same topology: they share the table partitions through the consumer group, and a stopped instance's partitions move to the others. Health, readiness and metrics are served on --ops-listen.",
+	"collect": collectSummary,
 	"serve":   "Runs the view API over every table's latest state. Every instance holds every view, so instances scale out behind any load balancer.",
 }
 
@@ -35,7 +36,7 @@ func cmdRoles(ctx context.Context, role string, args []string, stdout, stderr io
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	instance := fs.String("instance", "", "instance name: separates client IDs and local storage of instances on one host")
 	opsListen := fs.String("ops-listen", "127.0.0.1:9091", "process, bridge, emit: where /healthz, /readyz and /metrics are served")
-	listen := fs.String("listen", "", "serve/run: override api.listen")
+	listen := fs.String("listen", "", "serve/run: override api.listen; collect: override collector.listen")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -53,7 +54,11 @@ func cmdRoles(ctx context.Context, role string, args []string, stdout, stderr io
 		return err
 	}
 	if *listen != "" {
-		cfg.API.Listen = *listen
+		if role == "collect" && cfg.Collector != nil {
+			cfg.Collector.Listen = *listen
+		} else {
+			cfg.API.Listen = *listen
+		}
 	}
 	roles := pipeline.Roles{}
 	switch role {
@@ -71,7 +76,13 @@ func cmdRoles(ctx context.Context, role string, args []string, stdout, stderr io
 			return fmt.Errorf("%s: nothing to emit: the topology has no sinks", cfg.Path)
 		}
 		roles.Emit = true
+	case "collect":
+		if cfg.Collector == nil {
+			return fmt.Errorf("%s: nothing to collect: the topology has no collector section", cfg.Path)
+		}
+		roles.Collect = true
 	case "run":
+		roles.Collect = cfg.Collector != nil
 		roles.Process = cfg.Processor.On()
 		roles.Serve = cfg.API.On()
 		roles.Bridge = cfg.BridgeOn()
