@@ -30,16 +30,16 @@ const (
 	defaultCollectorProducers  = 2
 	defaultCollectorTimeout    = 10 * time.Second
 	defaultCollectorPartitions = 3
-	defaultDLQPartitions    = 1
-	defaultCheckpointTopic  = "streamhub.bridge.checkpoints"
-	defaultLeases           = 16
-	defaultDiscovery        = 10 * time.Second
-	defaultMaxBackoff       = 5 * time.Second
-	defaultSnapshotEvery    = 24 * time.Hour
-	replicationReal         = 3
-	minInsyncReal           = 2
-	replicationEmbedded     = 1
-	minInsyncEmbedded       = 1
+	defaultDLQPartitions       = 1
+	defaultCheckpointTopic     = "streamhub.bridge.checkpoints"
+	defaultLeases              = 16
+	defaultDiscovery           = 10 * time.Second
+	defaultMaxBackoff          = 5 * time.Second
+	defaultSnapshotEvery       = 24 * time.Hour
+	replicationReal            = 3
+	minInsyncReal              = 2
+	replicationEmbedded        = 1
+	minInsyncEmbedded          = 1
 )
 
 // EnsureDefaults fills every field left empty with its default, as Load and Parse do, and
