@@ -27,3 +27,13 @@ func BenchmarkPrepare(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkEncodingJSON(b *testing.B) {
+	ev := benchEvent()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := json.Marshal(ev); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

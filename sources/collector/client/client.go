@@ -332,7 +332,7 @@ func (c *Client) prepare(ev Event) (item, error) {
 	if ev.App == (App{}) {
 		ev.App = c.o.App
 	}
-	raw, err := json.Marshal(ev)
+	raw, err := appendEvent(make([]byte, 0, eventSizeHint(&ev)), &ev)
 	if err != nil {
 		return item{ev: ev}, fmt.Errorf("collector client: encode event %s: %w", ev.EventID, err)
 	}
