@@ -97,7 +97,7 @@ type Options struct {
 	// GzipMinBytes: bodies of at least this many bytes are gzip-encoded. Default 1024;
 	// negative disables gzip.
 	GzipMinBytes int
-	// GzipLevel is compress/gzip's level. Default gzip.BestSpeed: event JSON compresses
+	// GzipLevel is compress/gzip's level; 0 means the default, gzip.BestSpeed: event JSON compresses
 	// well even so, and the client often runs on a busy app server or a phone.
 	GzipLevel int
 
@@ -182,7 +182,7 @@ type Client struct {
 
 	// ctx ends when Close gives up; then nothing is retried any more.
 	ctx   context.Context
-	abort context.CancelFunc
+	abort context.CancelCauseFunc
 
 	closeOnce sync.Once
 	failMu    sync.Mutex
@@ -220,7 +220,7 @@ func New(o Options) (*Client, error) {
 		tr.MaxIdleConnsPerHost = max(o.Concurrency, tr.MaxIdleConnsPerHost)
 		c.hc = &http.Client{Transport: tr}
 	}
-	c.ctx, c.abort = context.WithCancel(context.Background())
+	c.ctx, c.abort = context.WithCancelCause(context.Background())
 	go c.batchLoop()
 	var wg sync.WaitGroup
 	for range o.Concurrency {
@@ -410,11 +410,11 @@ func (c *Client) Close(ctx context.Context) error {
 	select {
 	case <-c.done:
 	case <-ctx.Done():
-		c.abort()
+		c.abort(ErrClosed)
 		<-c.done
 		return ctx.Err()
 	}
-	c.abort()
+	c.abort(ErrClosed)
 	if n := c.failed.Load(); n > 0 {
 		c.failMu.Lock()
 		defer c.failMu.Unlock()
@@ -490,8 +490,8 @@ func (c *Client) deliver(ctx context.Context, items []item, res *Result) {
 	start := time.Now()
 	var lastErr error
 	for attempt := 1; ; attempt++ {
-		if err := ctx.Err(); err != nil {
-			c.fail(items, res, errors.Join(ErrClosed, lastErr))
+		if ctx.Err() != nil {
+			c.fail(items, res, errors.Join(context.Cause(ctx), lastErr))
 			return
 		}
 		if attempt > 1 {
@@ -531,8 +531,9 @@ func (c *Client) deliver(ctx context.Context, items []item, res *Result) {
 			c.fail(items, res, fmt.Errorf("gave up after %d attempts in %s: %w", attempt, time.Since(start).Round(time.Millisecond), lastErr))
 			return
 		}
-		if err := c.o.sleep(ctx, wait); err != nil {
-			c.fail(items, res, errors.Join(ErrClosed, lastErr))
+		if c.o.sleep(ctx, wait) != nil {
+			// ErrClosed when Close gave up, the caller's context error for Send.
+			c.fail(items, res, errors.Join(context.Cause(ctx), lastErr))
 			return
 		}
 	}

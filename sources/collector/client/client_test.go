@@ -599,3 +599,26 @@ func TestDefaultsFilledIn(t *testing.T) {
 	}
 	f.check(t, []string{evs[0].EventID, evs[1].EventID})
 }
+
+// TestSendHonoursItsContext: Send against a server that stays unavailable returns once
+// the caller's context ends, with that context's error, the events reported failed.
+func TestSendHonoursItsContext(t *testing.T) {
+	f := newFake(t)
+	f.faultFn = func(int, int) fault { return fault{status: 503, retryAfter: "30"} }
+	c, err := New(Options{URL: f.URL, APIKey: f.key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	res, err := c.Send(ctx, []Event{event(1), event(2)})
+	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrClosed) {
+		t.Errorf("send: %v, want DeadlineExceeded", err)
+	}
+	if len(res.Failed) != 1 || len(res.Failed[0].Events) != 2 || res.Accepted != 0 {
+		t.Errorf("result %+v", res)
+	}
+	if err := c.Close(context.Background()); err == nil {
+		t.Error("close: nil after failed events")
+	}
+}
