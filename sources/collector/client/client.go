@@ -37,13 +37,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/streamhub/streamhub/internal/backoff"
 )
 
 // Path is where the collector takes events.
@@ -106,8 +107,10 @@ type Options struct {
 	// MaxElapsed caps the time from a batch's first attempt to the start of its last.
 	// Default 2 minutes.
 	MaxElapsed time.Duration
-	// MinBackoff and MaxBackoff bound the wait between attempts, which doubles from
-	// MinBackoff (with jitter) up to MaxBackoff. A longer Retry-After is honoured as it is.
+	// MinBackoff and MaxBackoff bound the wait between attempts: drawn at random below a
+	// bound that doubles from MinBackoff up to MaxBackoff (internal/backoff, full jitter),
+	// so clients refused together do not come back together. A longer Retry-After is
+	// honoured as it is.
 	// Defaults 100ms and 10s.
 	MinBackoff, MaxBackoff time.Duration
 	// RequestTimeout bounds one attempt. Default 30s.
@@ -488,6 +491,7 @@ func (c *Client) deliverAsync(b []item) {
 func (c *Client) deliver(ctx context.Context, items []item, res *Result) {
 	body, gz := c.encode(items)
 	start := time.Now()
+	bo := backoff.New(c.o.MinBackoff, c.o.MaxBackoff)
 	var lastErr error
 	for attempt := 1; ; attempt++ {
 		if ctx.Err() != nil {
@@ -526,7 +530,7 @@ func (c *Client) deliver(ctx context.Context, items []item, res *Result) {
 			c.fail(items, res, fmt.Errorf("gave up after %d attempts: %w", attempt, lastErr))
 			return
 		}
-		wait := max(c.backoff(attempt), retryAfter)
+		wait := max(bo.Next(), retryAfter)
 		if time.Since(start)+wait > c.o.MaxElapsed {
 			c.fail(items, res, fmt.Errorf("gave up after %d attempts in %s: %w", attempt, time.Since(start).Round(time.Millisecond), lastErr))
 			return
@@ -541,16 +545,6 @@ func (c *Client) deliver(ctx context.Context, items []item, res *Result) {
 
 func retryable(status int) bool {
 	return status == http.StatusTooManyRequests || status == http.StatusRequestTimeout || status >= 500
-}
-
-// backoff doubles per attempt from MinBackoff, capped at MaxBackoff, and draws from its
-// upper half so that clients refused together do not come back together.
-func (c *Client) backoff(attempt int) time.Duration {
-	d := c.o.MinBackoff << min(attempt-1, 30)
-	if d > c.o.MaxBackoff || d <= 0 {
-		d = c.o.MaxBackoff
-	}
-	return d/2 + rand.N(d/2+1)
 }
 
 func (c *Client) fail(items []item, res *Result, err error) {

@@ -557,21 +557,6 @@ func TestParseRetryAfter(t *testing.T) {
 	}
 }
 
-func TestBackoffBounds(t *testing.T) {
-	c := &Client{o: Options{MinBackoff: 100 * time.Millisecond, MaxBackoff: 2 * time.Second}}
-	for attempt := 1; attempt < 70; attempt++ {
-		want := min(100*time.Millisecond<<min(attempt-1, 30), 2*time.Second)
-		if attempt > 30 {
-			want = 2 * time.Second
-		}
-		for range 20 {
-			if d := c.backoff(attempt); d < want/2 || d > want {
-				t.Fatalf("attempt %d: backoff %s outside [%s, %s]", attempt, d, want/2, want)
-			}
-		}
-	}
-}
-
 func TestEventIDs(t *testing.T) {
 	seen := map[string]bool{}
 	for range 10_000 {
