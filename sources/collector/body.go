@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"mime"
 	"strings"
+	"unicode"
 )
 
 // Body formats a request may use.
@@ -98,7 +99,7 @@ func splitLines(b []byte) []json.RawMessage {
 			b = nil
 		}
 		// RFC 7464 (json-seq) starts records with RS; treat it as whitespace.
-		line = bytes.Trim(line, " \t\r\x1e")
+		line = bytes.TrimFunc(line, func(r rune) bool { return r == 0x1e || unicode.IsSpace(r) })
 		if len(line) > 0 {
 			out = append(out, json.RawMessage(line))
 		}
