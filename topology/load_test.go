@@ -200,6 +200,28 @@ func TestGoodConfigsLoadToExpectedValues(t *testing.T) {
 			},
 			Bridge: bridge("staging"),
 		},
+		"collector-events.yaml": {
+			Path:      "testdata/good/collector-events.yaml",
+			Env:       "prod",
+			Kafka:     Kafka{Brokers: []string{"b-1:9092"}, ClientID: "streamhub", ReplicationFactor: 3, MinInsyncReplicas: 2, Compression: "lz4"},
+			API:       API{Listen: "127.0.0.1:8080"},
+			Processor: Processor{StorageDir: ".streamhub/state", DLQTopic: "prod.streamhub.dlq", ShutdownTimeout: 30 * time.Second},
+			Bridge:    bridge("prod"),
+			Collector: &Collector{
+				Listen: "0.0.0.0:8081", MaxBodyBytes: 2 << 20, MaxEvents: 500, MaxEventBytes: 32 << 10,
+				DLQTopic: "prod.streamhub.dlq", ClientAddress: ClientAddressRemote,
+				TrustedProxies: []string{"10.0.0.0/8", "192.168.1.10"},
+				MaxInFlight:    50000, Linger: 5 * time.Millisecond, Producers: 4, ProduceTimeout: 5 * time.Second, Partitions: 6,
+				Keys: []CollectorKey{
+					{Key: "collector-secret-5", Source: "web", Events: []string{"page_view", "click"}},
+					{Key: "api-secret-6", Source: "*", Events: []string{"*"}},
+				},
+				Events:      []EventType{{Name: "page_view", Schema: "testdata/good/schemas/page_view.json"}, {Name: "click"}},
+				Routes:      []Route{{Event: "purchase", Topic: "prod.billing.purchases"}, {Source: "game", Topic: "prod.game.events"}},
+				InputTopics: []string{"prod.raw.events"},
+				Group:       "prod.streamhub.events",
+			},
+		},
 		"collector-only.yaml": {
 			Path:      "testdata/good/collector-only.yaml",
 			Env:       "dev",

@@ -66,8 +66,33 @@ func Print(w io.Writer, c *Config) {
 			br.Group, br.CheckpointTopic, plural(br.Leases, "lease"), durationString(br.DiscoveryInterval))
 	}
 	if col := c.Collector; col != nil {
+		a := auth(col.Tokens)
+		if len(col.Keys) > 0 {
+			if len(col.Tokens) == 0 {
+				a = plural(len(col.Keys), "key")
+			} else {
+				a += ", " + plural(len(col.Keys), "key")
+			}
+		}
 		fmt.Fprintf(&b, "collector: %s%s%s.<service>.<event>  (max body %s, auth: %s)\n",
-			httpURL(col.Listen), arrow, c.Env, bytesString(col.MaxBodyBytes), auth(col.Tokens))
+			httpURL(col.Listen), arrow, c.Env, bytesString(col.MaxBodyBytes), a)
+		for _, r := range col.Routes {
+			fmt.Fprintf(&b, "  route event %s from source %s%s%s\n", orAny(r.Event), orAny(r.Source), arrow, r.Topic)
+		}
+		if len(col.Events) > 0 {
+			names := make([]string, len(col.Events))
+			for i, e := range col.Events {
+				names[i] = e.Name
+				if e.Schema != "" {
+					names[i] += " (schema)"
+				}
+			}
+			fmt.Fprintf(&b, "  events: %s\n", strings.Join(names, ", "))
+		}
+		if len(col.InputTopics) > 0 {
+			fmt.Fprintf(&b, "  events processor: %s%sgroup %s, same validation and routing\n",
+				strings.Join(col.InputTopics, ", "), arrow, col.Group)
+		}
 	}
 	if c.API.On() {
 		fmt.Fprintf(&b, "api: %s  (auth: %s)\n", httpURL(c.API.Listen), auth(c.API.Tokens))
@@ -185,6 +210,13 @@ func durationString(d time.Duration) string {
 	}
 	if strings.HasSuffix(s, "h0m") {
 		s = s[:len(s)-2]
+	}
+	return s
+}
+
+func orAny(s string) string {
+	if s == "" {
+		return "*"
 	}
 	return s
 }
