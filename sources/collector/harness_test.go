@@ -32,7 +32,7 @@ const (
 	dlqTopic   = "test.collector.dlq"
 )
 
-func testContext(t *testing.T) context.Context {
+func testContext(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
 	return ctx
@@ -40,7 +40,7 @@ func testContext(t *testing.T) context.Context {
 
 // testConfig is the topology of most tests: a web key for two events, a billing key for
 // any of its events, a token for anything, a schema for page_view and one route.
-func testConfig(t *testing.T, brokers []string) *topology.Config {
+func testConfig(t testing.TB, brokers []string) *topology.Config {
 	t.Helper()
 	cfg := &topology.Config{
 		Env: "test",
@@ -70,7 +70,7 @@ func testConfig(t *testing.T, brokers []string) *topology.Config {
 var instances atomic.Int64
 
 type harness struct {
-	t       *testing.T
+	t       testing.TB
 	url     string
 	brokers []string
 	col     *Collector
@@ -78,7 +78,7 @@ type harness struct {
 	reg     *prometheus.Registry
 }
 
-func startBroker(t *testing.T) *kafka.Embedded {
+func startBroker(t testing.TB) *kafka.Embedded {
 	t.Helper()
 	e, err := kafka.StartEmbedded("127.0.0.1:0")
 	if err != nil {
@@ -89,14 +89,14 @@ func startBroker(t *testing.T) *kafka.Embedded {
 }
 
 // startCollector serves a collector for cfg on a loopback port.
-func startCollector(t *testing.T, cfg *topology.Config, extra ...kgo.Opt) *harness {
+func startCollector(t testing.TB, cfg *topology.Config, extra ...kgo.Opt) *harness {
 	t.Helper()
 	return startCollectorWith(t, cfg, Options{KafkaOpts: extra})
 }
 
 // startCollectorWith is startCollector with more options; Config, Conn and the metrics
 // are filled in.
-func startCollectorWith(t *testing.T, cfg *topology.Config, opts Options) *harness {
+func startCollectorWith(t testing.TB, cfg *topology.Config, opts Options) *harness {
 	t.Helper()
 	conn, err := kafka.Connect(testContext(t), cfg.Kafka)
 	if err != nil {
