@@ -32,7 +32,8 @@ Runs the whole platform in one process with nothing to install:
   - the CDC latest-state processor,
   - a file data lake in ./streamhub-data/lake: the CDC topic as JSON Lines + gzip every 10 s
     (zcat reads it) and a Parquet snapshot of the table every minute, and
-  - the view API.
+  - the view API, and
+  - the event collector (POST /v1/events, no API key) into dev.<source>.<event_name> topics.
 It prints the URLs and a ready-to-paste curl, then a status line every few seconds.
 Ctrl-C shuts down cleanly; --duration stops it by itself.
 `
@@ -44,6 +45,7 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	items := fs.Int("items", 100, "distinct items in the synthetic users table (few items: more updates, deletes and re-creates)")
 	kafkaListen := fs.String("kafka-listen", "127.0.0.1:9092", "where the embedded broker listens")
 	apiListen := fs.String("api-listen", "127.0.0.1:8080", "where the view API listens")
+	collectorListen := fs.String("collector-listen", "127.0.0.1:8081", "where the event collector listens (empty: no collector)")
 	ddbListen := fs.String("dynamodb-listen", strings.TrimPrefix(topology.DevDynamoDBEndpoint, "http://"), "where the DynamoDB Streams API server listens")
 	splitAfter := fs.Duration("split-after", 10*time.Second, "split a stream shard this long after the start (0: never)")
 	lakeDir := fs.String("lake-dir", topology.DevLakeDir, "where the file lake is written")
@@ -94,12 +96,21 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			return fmt.Errorf("--postgres: %w", err)
 		}
 	}
+	collectorAddr := make(chan string, 1)
+	if *collectorListen != "" {
+		cfg.Collector = &topology.Collector{Listen: *collectorListen}
+		cfg.EnsureDefaults()
+		if err := cfg.Validate(); err != nil {
+			return fmt.Errorf("--collector-listen: %w", err)
+		}
+	}
 	p, err := pipeline.New(ctx, pipeline.Options{
-		Config:        cfg,
-		Roles:         pipeline.Roles{Bridge: true, Process: true, Serve: true, Emit: true},
-		MemoryStorage: true,
-		Logger:        log,
-		Bridge:        dynamodb.Options{AWS: devAWSConfig()},
+		Config:         cfg,
+		Roles:          pipeline.Roles{Bridge: true, Process: true, Serve: true, Emit: true, Collect: cfg.Collector != nil},
+		MemoryStorage:  true,
+		Logger:         log,
+		Bridge:         dynamodb.Options{AWS: devAWSConfig()},
+		CollectorReady: func(addr string) { collectorAddr <- addr },
 	})
 	if err != nil {
 		return err
@@ -122,6 +133,15 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 	}
 	banner(stdout, p.Conn().Brokers(), p.API.Addr(), ddb.URL(), *lakeDir, table)
+	if cfg.Collector != nil {
+		select {
+		case addr := <-collectorAddr:
+			collectorBanner(stdout, addr)
+		case err := <-runErr:
+			<-written
+			return err
+		}
+	}
 	if *pgDSN != "" {
 		fmt.Fprintf(stdout, "PostgreSQL: psql '%s' -c 'select key, doc, deleted_at from streamhub_dev.users limit 5'\n\n", redactDSN(*pgDSN))
 	}
@@ -176,6 +196,14 @@ Look an item up (the synthetic workload writes user#0 .. user#N with sk=profile)
 Ctrl-C stops.
 `, ddbURL, ddbURL, brokers[0], t.Topic, t.TableTopic(), base, base, base, lakeDir, lakeDir, t.Topic,
 		base, t.Name, q.Encode(), base, t.Name, url.Values{"pk": {"user#1"}}.Encode())
+}
+
+// collectorBanner says where the collector listens, with a curl that sends one event.
+func collectorBanner(w io.Writer, addr string) {
+	fmt.Fprintf(w, `Send an event to the collector (it lands in dev.web.page_view; kcat -t dev.web.page_view reads it):
+  curl -s http://%s/v1/events -H 'Content-Type: application/json' -d '{"event_id":"6f1c2a9e-3b7d-4c5e-8a9f-0b1c2d3e4f5a","event_name":"page_view","occurred_at":"2026-11-25T12:00:00Z","source":"web","user":{"id":"u1"},"payload":{"url":"/"}}'
+
+`, addr)
 }
 
 // writeWorkload writes to the users table at rate writes per second until ctx ends:

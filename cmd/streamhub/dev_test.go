@@ -13,7 +13,7 @@ func TestDevRunsForItsDurationAndPrintsBoundAddresses(t *testing.T) {
 	lakeDir := t.TempDir()
 	code, stdout, stderr := runCmd(t, "dev",
 		"--duration", "4s", "--kafka-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0",
-		"--dynamodb-listen", "127.0.0.1:0", "--split-after", "1s", "--lake-dir", lakeDir,
+		"--dynamodb-listen", "127.0.0.1:0", "--collector-listen", "127.0.0.1:0", "--split-after", "1s", "--lake-dir", lakeDir,
 		"--status-every", "1s", "--seed", "1")
 	if code != 0 {
 		t.Fatalf("exit %d, want 0\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
@@ -40,6 +40,7 @@ func TestDevRunsForItsDurationAndPrintsBoundAddresses(t *testing.T) {
 	bound("Kafka address", `Kafka \(embedded\)\s+127\.0\.0\.1:(\d+)\s`)
 	bound("view API URL", `View API\s+http://127\.0\.0\.1:(\d+)/v1/tables\n`)
 	bound("curl line", `curl -s 'http://127\.0\.0\.1:(\d+)/v1/tables/users/item\?pk=user%231&sk=profile'`)
+	bound("collector curl line", `curl -s http://127\.0\.0\.1:(\d+)/v1/events `)
 
 	counts := `events in \d+ \(applied \d+, stale \d+, duplicate \d+, invalid \d+\)`
 	status := `bridged \d+ \(shards \d+\) · ` + counts + ` · keys \d+ · lag \d+ · lake \d+`
