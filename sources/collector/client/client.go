@@ -26,6 +26,8 @@
 //	err = c.Enqueue(ctx, client.Event{EventName: "level_up", Source: "game",
 //		User: client.User{ID: "u1"}, Payload: map[string]any{"level": 7}})
 //	...
+//	err = c.Flush(ctx) // optional: posts what is queued now and waits for the outcome
+//	...
 //	err = c.Close(ctx) // flushes the queue and waits for the batches in flight
 package client
 
@@ -180,7 +182,7 @@ type Client struct {
 	closed  bool
 	closing chan struct{}
 	queue   chan item
-	batches chan []item
+	batches chan batch
 	done    chan struct{}
 
 	// ctx ends when Close gives up; then nothing is retried any more.
@@ -193,12 +195,26 @@ type Client struct {
 
 	queued, sent, requests, retried, accepted, rejected, failed atomic.Int64
 
+	// Batches made and not yet settled, and Flush calls waiting for them.
+	seqMu   sync.Mutex
+	nextSeq uint64
+	open    map[uint64]bool
+	waiters []flushWaiter
+
 	gzPool sync.Pool
 }
 
 type item struct {
 	ev  Event
 	raw []byte
+	// flush marks a Flush call's place in the queue instead of an event.
+	flush chan struct{}
+}
+
+// batch is numbered so that Flush can wait for the batches made before its mark.
+type batch struct {
+	seq   uint64
+	items []item
 }
 
 // New starts a client. It opens no connection until the first batch.
@@ -215,7 +231,8 @@ func New(o Options) (*Client, error) {
 		o: o, url: url, hc: o.HTTPClient,
 		closing: make(chan struct{}),
 		queue:   make(chan item, o.QueueSize),
-		batches: make(chan []item),
+		batches: make(chan batch),
+		open:    map[uint64]bool{},
 		done:    make(chan struct{}),
 	}
 	if c.hc == nil {
@@ -231,7 +248,8 @@ func New(o Options) (*Client, error) {
 		go func() {
 			defer wg.Done()
 			for b := range c.batches {
-				c.deliverAsync(b)
+				c.deliverAsync(b.items)
+				c.finished(b.seq)
 			}
 		}()
 	}
@@ -398,6 +416,64 @@ func (c *Client) Send(ctx context.Context, events []Event) (Result, error) {
 	return res, nil
 }
 
+// Flush posts the events queued before it without waiting for their batches to fill, and
+// returns once each of them is accepted, rejected or failed, or when ctx ends. It
+// returns ErrClosed after Close. Events queued meanwhile by others may be posted with
+// them but are not waited for.
+func (c *Client) Flush(ctx context.Context) error {
+	done := make(chan struct{})
+	c.mu.RLock()
+	if c.closed {
+		c.mu.RUnlock()
+		return ErrClosed
+	}
+	select {
+	case c.queue <- item{flush: done}:
+	case <-ctx.Done():
+		c.mu.RUnlock()
+		return ctx.Err()
+	case <-c.closing:
+		c.mu.RUnlock()
+		return ErrClosed
+	}
+	c.mu.RUnlock()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+type flushWaiter struct {
+	below uint64 // waits until every batch numbered below this is settled
+	done  chan struct{}
+}
+
+func (c *Client) finished(seq uint64) {
+	c.seqMu.Lock()
+	delete(c.open, seq)
+	c.releaseWaiters()
+	c.seqMu.Unlock()
+}
+
+// releaseWaiters wakes the Flush calls whose batches are all settled; seqMu is held.
+func (c *Client) releaseWaiters() {
+	oldest := c.nextSeq
+	for s := range c.open { // at most Concurrency+1 entries
+		oldest = min(oldest, s)
+	}
+	kept := c.waiters[:0]
+	for _, w := range c.waiters {
+		if w.below <= oldest {
+			close(w.done)
+		} else {
+			kept = append(kept, w)
+		}
+	}
+	c.waiters = kept
+}
+
 // Close stops taking events, delivers everything queued and waits for the batches in
 // flight. If ctx ends first, it stops retrying, reports the undelivered events as failed
 // (ErrClosed) and returns ctx's error once every sender has stopped. Otherwise it returns
@@ -444,7 +520,12 @@ func (c *Client) batchLoop() {
 	flush := func() {
 		timer.Stop()
 		if len(cur) > 0 {
-			c.batches <- cur
+			c.seqMu.Lock()
+			seq := c.nextSeq
+			c.nextSeq++
+			c.open[seq] = true
+			c.seqMu.Unlock()
+			c.batches <- batch{seq: seq, items: cur}
 			cur, size = nil, 2
 		}
 	}
@@ -454,6 +535,14 @@ func (c *Client) batchLoop() {
 			if !ok {
 				flush()
 				return
+			}
+			if it.flush != nil {
+				flush()
+				c.seqMu.Lock()
+				c.waiters = append(c.waiters, flushWaiter{below: c.nextSeq, done: it.flush})
+				c.releaseWaiters()
+				c.seqMu.Unlock()
+				continue
 			}
 			if len(cur) > 0 && size+len(it.raw)+1 > c.o.MaxBatchBytes {
 				flush()

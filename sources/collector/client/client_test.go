@@ -385,7 +385,7 @@ func TestCloseGivesUpWhenItsContextEnds(t *testing.T) {
 // its context. Once the server answers, every event taken is delivered.
 func TestQueueFull(t *testing.T) {
 	f := newFake(t)
-	f.release = make(chan struct{})
+	f.stall()
 	const queue = 5
 	c, err := New(Options{URL: f.URL, APIKey: f.key, Concurrency: 1, MaxBatchEvents: 1, QueueSize: queue})
 	if err != nil {
@@ -417,7 +417,7 @@ func TestQueueFull(t *testing.T) {
 	late := event(100)
 	late.EventID = NewEventID()
 	go func() { waiting <- c.Enqueue(context.Background(), late) }()
-	close(f.release)
+	f.unstall()
 	if err := <-waiting; err != nil {
 		t.Errorf("a waiting enqueue: %v", err)
 	}
@@ -434,7 +434,7 @@ func TestQueueFull(t *testing.T) {
 // Close begins, so the caller knows that event was not taken.
 func TestCloseWakesWaitingEnqueue(t *testing.T) {
 	f := newFake(t)
-	f.release = make(chan struct{})
+	f.stall()
 	c, err := New(Options{URL: f.URL, APIKey: f.key, Concurrency: 1, MaxBatchEvents: 1, QueueSize: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -457,7 +457,7 @@ func TestCloseWakesWaitingEnqueue(t *testing.T) {
 			t.Errorf("waiting enqueue: %v, want ErrClosed", err)
 		}
 	}
-	close(f.release)
+	f.unstall()
 	if err := <-closed; err != nil {
 		t.Fatal(err)
 	}
@@ -605,5 +605,92 @@ func TestSendHonoursItsContext(t *testing.T) {
 	}
 	if err := c.Close(context.Background()); err == nil {
 		t.Error("close: nil after failed events")
+	}
+}
+
+// TestFlush: events waiting for a batch that would fill in an hour are posted by Flush,
+// which returns once they are settled; the client goes on taking events.
+func TestFlush(t *testing.T) {
+	f := newFake(t)
+	c, err := New(Options{URL: f.URL, APIKey: f.key, FlushInterval: time.Hour, MaxBatchEvents: 1000, Concurrency: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Flush(context.Background()); err != nil {
+		t.Fatalf("flush of nothing: %v", err)
+	}
+	var all []string
+	for round := range 5 {
+		ids := enqueueAll(t, c, 10+round, nil)
+		all = append(all, ids...)
+		if err := c.Flush(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if st := c.Stats(); st.Accepted != int64(len(all)) {
+			t.Fatalf("round %d: %d accepted after Flush, want %d", round, st.Accepted, len(all))
+		}
+	}
+	f.check(t, all)
+
+	f.stall()
+	enqueueAll(t, c, 3, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if err := c.Flush(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("flush with the server stalled: %v, want DeadlineExceeded", err)
+	}
+	f.unstall()
+	if err := c.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Flush(context.Background()); !errors.Is(err, ErrClosed) {
+		t.Errorf("flush after close: %v, want ErrClosed", err)
+	}
+	if st := c.Stats(); st.Accepted != int64(len(all)+3) {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+// TestFlushWhileSending: Flush calls racing with Enqueue calls each return, and every
+// event queued before a Flush returned is settled by then.
+func TestFlushWhileSending(t *testing.T) {
+	f := newFake(t)
+	f.faultFn = func(req, _ int) fault { return fault{delay: time.Duration(req%3) * time.Millisecond} }
+	c, err := New(Options{URL: f.URL, APIKey: f.key, MaxBatchEvents: 7, FlushInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for p := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 50 {
+				if err := c.Enqueue(context.Background(), event(p*100+i)); err != nil {
+					t.Error(err)
+					return
+				}
+				if i%10 == 9 {
+					before := c.Stats().Queued
+					if err := c.Flush(context.Background()); err != nil {
+						t.Error(err)
+						return
+					}
+					if st := c.Stats(); st.Accepted+st.Rejected+st.Failed < before {
+						t.Errorf("after flush %d settled, %d were queued before it", st.Accepted+st.Rejected+st.Failed, before)
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := c.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if st := c.Stats(); st.Accepted != 200 {
+		t.Errorf("stats %+v", st)
 	}
 }

@@ -64,7 +64,8 @@ func ExampleClient_Send() {
 	}
 	res, err := c.Send(context.Background(), events)
 	if err != nil {
-		// events now carry their IDs: sending the same slice again re-sends, not duplicates.
+		// events now carry their IDs: sending the same slice again re-sends these events
+		// (same event_id), it does not make new ones.
 		log.Printf("accepted %d, then: %v", res.Accepted, err)
 	}
 }

@@ -203,6 +203,19 @@ func (f *fakeCollector) serve(w http.ResponseWriter, r *http.Request) {
 	json.NewEncoder(w).Encode(map[string]any{"accepted": len(evs) - len(errs), "rejected": len(errs), "errors": errs})
 }
 
+// stall makes every request wait until unstall.
+func (f *fakeCollector) stall() {
+	f.mu.Lock()
+	f.release = make(chan struct{})
+	f.mu.Unlock()
+}
+
+func (f *fakeCollector) unstall() {
+	f.mu.Lock()
+	close(f.release)
+	f.mu.Unlock()
+}
+
 func (f *fakeCollector) setFaults(fs ...fault) {
 	f.mu.Lock()
 	f.faults = append(f.faults, fs...)
