@@ -15,10 +15,11 @@
 //     of them;
 //   - failed: a non-retryable answer for the whole batch (400, 401, 403, 415, another 4xx),
 //     retries exhausted, or Close's context ended first. OnFailed hears of them and Close
-//     returns an error.
+//     returns an error. (Send returns its outcome to the caller instead.)
 //
 // A full queue makes Enqueue wait (until the context ends) and TryEnqueue return
-// ErrQueueFull; the caller decides, the client never discards. Batches are delivered
+// ErrQueueFull; the caller decides, the client never discards. Flush posts what is queued
+// and waits for its outcome; Close does the same and stops the client. Batches are delivered
 // concurrently, so events may reach Kafka in a different order than they were queued.
 //
 //	c, err := client.New(client.Options{URL: "http://collector:8080", APIKey: key})
@@ -375,15 +376,17 @@ type Result struct {
 // with the same retries as queued events. Empty EventID and OccurredAt are filled in
 // within events, so the caller can re-send the same slice without creating new events.
 // Events too large for any batch come back as rejections with Reason "event_too_large".
-// The error is the first failure's, or nil when every event was accepted or rejected.
+// The error is the first failure's, or nil when every event was accepted or rejected. An
+// event that cannot be encoded (a payload encoding/json refuses) stops Send with its
+// error: the events before it were delivered, it and those after it were not.
 func (c *Client) Send(ctx context.Context, events []Event) (Result, error) {
 	var res Result
-	var batch []item
+	var cur []item
 	size := 2
 	flush := func() {
-		if len(batch) > 0 {
-			c.deliver(ctx, batch, &res)
-			batch, size = nil, 2
+		if len(cur) > 0 {
+			c.deliver(ctx, cur, &res)
+			cur, size = nil, 2
 		}
 	}
 	for i := range events {
@@ -400,12 +403,12 @@ func (c *Client) Send(ctx context.Context, events []Event) (Result, error) {
 			return res, err
 		}
 		c.queued.Add(1)
-		if len(batch) > 0 && size+len(it.raw)+1 > c.o.MaxBatchBytes {
+		if len(cur) > 0 && size+len(it.raw)+1 > c.o.MaxBatchBytes {
 			flush()
 		}
-		batch = append(batch, it)
+		cur = append(cur, it)
 		size += len(it.raw) + 1
-		if len(batch) >= c.o.MaxBatchEvents {
+		if len(cur) >= c.o.MaxBatchEvents {
 			flush()
 		}
 	}
