@@ -130,8 +130,7 @@ func TestRecordShape(t *testing.T) {
 	e := startBroker(t)
 	cfg := testConfig(t, e.Addrs())
 	fixed := time.Date(2026, 11, 25, 12, 0, 1, 500_000_000, time.UTC)
-	h := startCollector(t, cfg)
-	h.col.now = func() time.Time { return fixed }
+	h := startCollectorWith(t, cfg, Options{Now: func() time.Time { return fixed }})
 	withUser := event("page_view", "web", func(m map[string]any) { m["payload"] = map[string]any{"url": "/a", "duration_ms": 5} })
 	deviceOnly := event("click", "web", func(m map[string]any) { delete(m, "user") })
 	bare := event("click", "web", func(m map[string]any) { delete(m, "user"); delete(m, "device"); delete(m, "payload") })
