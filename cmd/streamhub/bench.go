@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/streamhub/streamhub/bench"
+	"github.com/streamhub/streamhub/topology"
 )
 
-const benchHelp = `Usage: streamhub bench processor|bridge [flags]
+const benchHelp = `Usage: streamhub bench processor|bridge|collector [flags]
 
 bench processor: measures the CDC latest-state processor on an embedded broker: N DynamoDB Streams records
 over K keys are produced, consumed raw with franz-go (the speed of the medium), then
@@ -22,11 +24,21 @@ bench bridge: writes N changes into an in-process DynamoDB Streams server (ddbte
 the same record bytes with one transactional franz-go client (1000 records per transaction:
 the speed of the medium), then lets the bridge drain the stream through the AWS SDK into
 Kafka transactions, and reports records/s and the ratio.
+
+bench collector: N Go clients (sources/collector/client) send events (~420 bytes) in batches
+of 100 to the event collector over loopback HTTP; reports events/s accepted (each one
+committed to Kafka before its 200) and the ratio to raw franz-go produce (acks=all) of the
+same events to the same broker in the same run. Without --url it starts an embedded broker
+and a collector in this process; with --url it loads a running collector, whose broker
+--brokers names.
 `
 
 func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "bridge" {
 		return benchBridge(ctx, args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "collector" {
+		return benchCollector(ctx, args[1:], stdout, stderr)
 	}
 	if len(args) == 0 || args[0] != "processor" {
 		fmt.Fprint(stderr, benchHelp)
@@ -80,6 +92,45 @@ func benchBridge(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		opts.CPUProfile = f
 	}
 	res, err := bench.Bridge(ctx, opts)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, res)
+	return nil
+}
+
+func benchCollector(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("bench collector", benchHelp, stderr)
+	events := fs.Int("events", 200_000, "events to send")
+	clients := fs.Int("clients", 4, "concurrent Go clients")
+	batch := fs.Int("batch", 100, "events per request")
+	inflight := fs.Int("inflight", 2, "requests in flight per client")
+	payload := fs.Int("payload", 200, "approximate payload bytes per event")
+	gz := fs.Bool("gzip", false, "let the clients gzip their bodies")
+	url := fs.String("url", "", "a running collector's base URL; empty starts one in this process on an embedded broker")
+	key := fs.String("key", "", "API key for -url")
+	brokers := fs.String("brokers", "", "comma-separated brokers the collector writes to (required with -url, for the raw produce)")
+	source := fs.String("source", "bench", "the events' source (with -url, the key must allow it)")
+	event := fs.String("event", "bench_event", "the events' name (with -url, the key must allow it)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	opts := bench.CollectorOptions{
+		Events: *events, Clients: *clients, Batch: *batch, InFlight: *inflight, PayloadBytes: *payload,
+		Gzip: *gz, Source: *source, EventName: *event, Progress: stderr,
+	}
+	var res bench.CollectorResult
+	var err error
+	if *url == "" {
+		res, err = bench.CollectorInProcess(ctx, opts, nil)
+	} else {
+		if *brokers == "" {
+			return fmt.Errorf("bench collector: -brokers is required with -url")
+		}
+		opts.URL, opts.APIKey = *url, *key
+		opts.Kafka = topology.Kafka{Brokers: strings.Split(*brokers, ",")}
+		res, err = bench.Collector(ctx, opts)
+	}
 	if err != nil {
 		return err
 	}
