@@ -120,7 +120,8 @@ type Options struct {
 	RequestTimeout time.Duration
 
 	// OnRejected, when set, hears of events the server refused as invalid. It runs on the
-	// client's sender goroutines: a slow callback slows delivery.
+	// client's sender goroutines: a slow callback slows delivery, and a callback must not
+	// call Enqueue, Flush or Close, which may wait for those goroutines.
 	OnRejected func([]Rejection)
 	// OnFailed, when set, hears of events that could not be delivered.
 	OnFailed func(Failure)
@@ -635,8 +636,16 @@ func (c *Client) deliver(ctx context.Context, items []item, res *Result) {
 	}
 }
 
+// retryable: the statuses a later attempt may change. 501 and 505 say the server will
+// never take this request.
 func retryable(status int) bool {
-	return status == http.StatusTooManyRequests || status == http.StatusRequestTimeout || status >= 500
+	switch status {
+	case http.StatusTooManyRequests, http.StatusRequestTimeout:
+		return true
+	case http.StatusNotImplemented, http.StatusHTTPVersionNotSupported:
+		return false
+	}
+	return status >= 500
 }
 
 func (c *Client) fail(items []item, res *Result, err error) {

@@ -173,6 +173,7 @@ func TestNotRetryable(t *testing.T) {
 		{name: "forbidden event name", key: "secret", event: "forbidden", status: 403},
 		{name: "bad body", key: "secret", event: "level_up", status: 400},
 		{name: "unsupported media type", key: "secret", event: "level_up", status: 415},
+		{name: "not implemented", key: "secret", event: "level_up", status: 501},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -184,6 +185,9 @@ func TestNotRetryable(t *testing.T) {
 				t.Fatal(err)
 			}
 			c.hc.Transport = mangle{c.hc.Transport, tc.status}
+			if tc.status >= 500 {
+				f.setFaults(fault{status: tc.status})
+			}
 			ev := event(1)
 			ev.EventName = tc.event
 			if err := c.Enqueue(context.Background(), ev); err != nil {
