@@ -110,6 +110,7 @@ func benchCollector(ctx context.Context, args []string, stdout, stderr io.Writer
 	url := fs.String("url", "", "a running collector's base URL; empty starts one in this process on an embedded broker")
 	key := fs.String("key", "", "API key for -url")
 	brokers := fs.String("brokers", "", "comma-separated brokers the collector writes to (required with -url, for the raw produce)")
+	compression := fs.String("compression", "lz4", "with -url: the compression of the raw produce; match the collector's kafka.compression")
 	source := fs.String("source", "bench", "the events' source (with -url, the key must allow it)")
 	event := fs.String("event", "bench_event", "the events' name (with -url, the key must allow it)")
 	if err := parseFlags(fs, args); err != nil {
@@ -128,7 +129,7 @@ func benchCollector(ctx context.Context, args []string, stdout, stderr io.Writer
 			return fmt.Errorf("bench collector: -brokers is required with -url")
 		}
 		opts.URL, opts.APIKey = *url, *key
-		opts.Kafka = topology.Kafka{Brokers: strings.Split(*brokers, ",")}
+		opts.Kafka = topology.Kafka{Brokers: strings.Split(*brokers, ","), Compression: *compression}
 		res, err = bench.Collector(ctx, opts)
 	}
 	if err != nil {
