@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -139,16 +140,25 @@ func Peek(raw []byte) (name, source, id string) {
 // name's schema, then its topic.
 func (v *Validator) Validate(raw []byte) (*Event, *Rejection) {
 	trimmed := bytes.TrimSpace(raw)
-	if !json.Valid(trimmed) {
+	if len(trimmed) == 0 || trimmed[0] != '{' {
+		if json.Valid(trimmed) {
+			return nil, &Rejection{Reason: ReasonNotAnObject, Message: "an event must be a JSON object"}
+		}
 		return nil, &Rejection{Reason: ReasonInvalidJSON, Message: "the event is not valid JSON"}
 	}
-	if len(trimmed) == 0 || trimmed[0] != '{' {
-		return nil, &Rejection{Reason: ReasonNotAnObject, Message: "an event must be a JSON object"}
-	}
+	// One pass reads and checks the syntax; an error says which it was.
 	var env Envelope
 	dec := json.NewDecoder(bytes.NewReader(trimmed))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&env); err != nil {
+	err := dec.Decode(&env)
+	if err == nil && len(bytes.TrimSpace(trimmed[dec.InputOffset():])) > 0 {
+		return nil, &Rejection{Reason: ReasonInvalidJSON, Message: "the event is not valid JSON (data after its object)"}
+	}
+	if err != nil {
+		var se *json.SyntaxError
+		if errors.As(err, &se) || errors.Is(err, io.ErrUnexpectedEOF) || !json.Valid(trimmed) {
+			return nil, &Rejection{Reason: ReasonInvalidJSON, Message: "the event is not valid JSON"}
+		}
 		name, source, id := Peek(trimmed)
 		return nil, &Rejection{Reason: ReasonInvalidEnvelope, Message: envelopeError(err), EventID: id, EventName: name, Source: source}
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"path/filepath"
+	"reflect"
 	"testing"
 
 	"github.com/streamhub/streamhub/topology"
@@ -110,8 +111,23 @@ func FuzzValidate(f *testing.F) {
 		if ev.Key() == "" {
 			t.Fatal("empty record key")
 		}
-		if _, err := json.Marshal(Enriched{Envelope: ev.Envelope}); err != nil {
+		// The hand-written value is the document encoding/json would write.
+		client := &Client{IP: "127.0.0.1", UserAgent: ev.EventName}
+		want, err := json.Marshal(Enriched{Envelope: ev.Envelope, ReceivedAt: ev.OccurredAt, Client: client})
+		if err != nil {
 			t.Fatalf("value: %v", err)
+		}
+		got, err := appendEnriched(nil, &ev.Envelope, ev.OccurredAt, client)
+		if err != nil {
+			t.Fatalf("appendEnriched: %v", err)
+		}
+		var g, w any
+		if err := json.Unmarshal(got, &g); err != nil {
+			t.Fatalf("value %s is not JSON: %v", got, err)
+		}
+		json.Unmarshal(want, &w)
+		if !reflect.DeepEqual(g, w) {
+			t.Fatalf("value\n got %s\nwant %s", got, want)
 		}
 	})
 }

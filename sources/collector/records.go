@@ -2,7 +2,6 @@ package collector
 
 import (
 	"bytes"
-	"encoding/json"
 	"strconv"
 	"time"
 
@@ -13,7 +12,7 @@ import (
 // envelope (Enriched), headers naming the event, its ID, source and arrival.
 func EventRecord(ev *Event, receivedAt time.Time, client *Client) (*kgo.Record, error) {
 	recv := receivedAt.UTC().Format(time.RFC3339Nano)
-	value, err := json.Marshal(Enriched{Envelope: ev.Envelope, ReceivedAt: recv, Client: client})
+	value, err := appendEnriched(make([]byte, 0, 256+len(ev.Payload)), &ev.Envelope, recv, client)
 	if err != nil {
 		return nil, err
 	}

@@ -340,11 +340,24 @@ func (c *Collector) serveEvents(w http.ResponseWriter, r *http.Request) int {
 		}
 	}
 
-	// Authorization before validation: a key that may not send an event learns nothing
-	// about its validity, and nothing of the batch is kept.
+	// Each event is validated once; authorization uses what validation read (for an
+	// invalid event, what could be read of its name and source). A batch with a forbidden
+	// event is refused whole and its answer says nothing about the other events' validity.
+	type result struct {
+		ev  *Event
+		rej *Rejection
+	}
+	results := make([]result, len(events))
 	var forbidden []EventError
 	for i, e := range events {
-		name, source, id := Peek(e)
+		ev, rej := c.v.Validate(e)
+		results[i] = result{ev, rej}
+		var name, source, id string
+		if ev != nil {
+			name, source, id = ev.EventName, ev.Source, ev.EventID
+		} else {
+			name, source, id = rej.EventName, rej.Source, rej.EventID
+		}
 		if !key.allows(name, source) {
 			msg := fmt.Sprintf("this key may not send event %q", name)
 			if key.source != "*" && source != key.source {
@@ -364,7 +377,7 @@ func (c *Collector) serveEvents(w http.ResponseWriter, r *http.Request) int {
 	type label struct{ source, event, reason string }
 	var accepted, rejected []label
 	for i, e := range events {
-		ev, rej := c.v.Validate(e)
+		ev, rej := results[i].ev, results[i].rej
 		if rej != nil {
 			resp.Errors = append(resp.Errors, EventError{Index: i, EventID: rej.EventID, Reason: rej.Reason, Message: rej.Message})
 			records = append(records, c.dlqRecord(req, e, i, rej))
