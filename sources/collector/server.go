@@ -229,11 +229,10 @@ func (c *Collector) Shutdown(ctx context.Context) error {
 	return err
 }
 
+// errorBody answers a request refused as a whole.
 type errorBody struct {
-	Error  string       `json:"error"`
-	Reason string       `json:"reason"`
-	Errors []EventError `json:"errors,omitempty"`
-	Limit  int64        `json:"limit,omitempty"`
+	Error  string `json:"error"`
+	Reason string `json:"reason"`
 }
 
 // Response is the 200 (and 403) answer.
