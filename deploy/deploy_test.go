@@ -933,3 +933,42 @@ func TestGrafanaDashboard(t *testing.T) {
 		t.Errorf("dashboard queries do not parse as PromQL: %v\n%s", err, res)
 	}
 }
+
+// promtool checks prometheus.yml as Prometheus loads it; the rule files are mounted at other
+// paths in the container, so a copy points them at the repository's files.
+func TestPrometheusConfig(t *testing.T) {
+	c := loadCompose(t)
+	data, err := os.ReadFile(promConfigPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var local []any
+	for _, rf := range stringList(doc["rule_files"]) {
+		host, ok := c.Services["prometheus"].hostPath(rf)
+		if !ok {
+			t.Fatalf("rule file %s is not mounted into the prometheus service", rf)
+		}
+		abs, err := filepath.Abs(host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		local = append(local, abs)
+	}
+	doc["rule_files"] = local
+	out, err := yaml.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := filepath.Join(t.TempDir(), "prometheus.yml")
+	if err := os.WriteFile(tmp, out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	promtool := requireTool(t, "promtool", "Debian: apt-get install prometheus, or apt-get download prometheus && dpkg -x it and put usr/bin/promtool on PATH")
+	if res, err := exec.Command(promtool, "check", "config", tmp).CombinedOutput(); err != nil {
+		t.Errorf("promtool check config %s: %v\n%s", promConfigPath, err, res)
+	}
+}
