@@ -3,13 +3,14 @@ package main
 import (
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 )
 
 func TestProbe(t *testing.T) {
-	ready := true
+	var notReady atomic.Bool
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !ready {
+		if notReady.Load() {
 			w.WriteHeader(http.StatusServiceUnavailable)
 		}
 	}))
@@ -17,7 +18,7 @@ func TestProbe(t *testing.T) {
 	if got := probe(srv.URL); got != 0 {
 		t.Errorf("ready server: exit %d, want 0", got)
 	}
-	ready = false
+	notReady.Store(true)
 	if got := probe(srv.URL); got != 1 {
 		t.Errorf("503 (recovering, shutting down): exit %d, want 1", got)
 	}
