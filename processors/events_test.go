@@ -192,3 +192,77 @@ func readAll(t *testing.T, ctx context.Context, conn *kafka.Conn, topic string) 
 		out = append(out, recs...)
 	}
 }
+
+// A stopped events processor's successor (another instance, same group) continues after
+// the committed offsets: every input record routed once.
+func TestEventsProcessorRestartRoutesEachRecordOnce(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	e, err := kafka.StartEmbedded("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	cfg := &topology.Config{
+		Env:       "test",
+		Kafka:     topology.Kafka{Brokers: e.Addrs(), ReplicationFactor: 1, MinInsyncReplicas: 1, Compression: "none"},
+		Collector: &topology.Collector{InputTopics: []string{"test.raw"}, Partitions: 2},
+	}
+	cfg.EnsureDefaults()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := kafka.Connect(ctx, cfg.Kafka)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.EnsureTopics(ctx, append(cfg.Topics(), topology.TopicSpec{Name: "test.raw", Partitions: 2})); err != nil {
+		t.Fatal(err)
+	}
+	prod, err := conn.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	produce := func(from, to int) {
+		var recs []*kgo.Record
+		for i := from; i < to; i++ {
+			recs = append(recs, &kgo.Record{Topic: "test.raw", Value: fmt.Appendf(nil,
+				`{"event_id":"00000000-0000-4000-8000-%012d","event_name":"tick","occurred_at":"2026-11-25T12:00:00Z","source":"svc"}`, i)})
+		}
+		if err := prod.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run := func(instance string, want int) {
+		p, err := NewEvents(EventsOptions{Config: cfg, Conn: conn, InstanceID: instance})
+		if err != nil {
+			t.Fatal(err)
+		}
+		runCtx, stop := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- p.Run(runCtx) }()
+		waitRecords(t, ctx, conn, "test.svc.tick", want)
+		stop()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	produce(0, 50)
+	run("a", 50)
+	produce(50, 80)
+	run("b", 80)
+	seen := map[string]int{}
+	for _, r := range readAll(t, ctx, conn, "test.svc.tick") {
+		seen[string(r.Key)]++
+	}
+	if len(seen) != 80 {
+		t.Fatalf("%d distinct events, want 80", len(seen))
+	}
+	for k, n := range seen {
+		if n != 1 {
+			t.Errorf("event %s routed %d times", k, n)
+		}
+	}
+}
