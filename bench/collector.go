@@ -70,8 +70,10 @@ type CollectorResult struct {
 	// The clients' stats, summed.
 	Stats client.Stats
 	// CPUPerEvent is the process's CPU per accepted event during the collector phase:
-	// the clients' alone when the collector runs elsewhere, everything when in-process.
+	// the clients' alone when the collector runs elsewhere, everything when InProcess.
 	CPUPerEvent time.Duration
+	// InProcess: the collector (and the broker, unless given) ran in this process.
+	InProcess bool
 }
 
 // CPUBoundPerSec is the rate the process would reach with every core to itself at the
@@ -93,10 +95,14 @@ func (r CollectorResult) String() string {
 			"  raw produce (franz-go, acks=all, %4d per round trip)  %10.0f events/s\n",
 			r.RawPerSec, r.Batch, r.RawBatchedPerSec)
 	}
+	cpu := fmt.Sprintf("%.1f µs CPU per event in the clients", float64(r.CPUPerEvent.Nanoseconds())/1000)
+	if r.InProcess {
+		cpu = fmt.Sprintf("%.1f µs CPU per event, clients, collector and broker; ≈%.0f events/s with all %d cores",
+			float64(r.CPUPerEvent.Nanoseconds())/1000, r.CPUBoundPerSec(), runtime.NumCPU())
+	}
 	s := fmt.Sprintf("events %d (%d bytes each), %d clients, batches of %d, %d in flight per client\n%s"+
-		"  collector over loopback HTTP (Go client)             %10.0f events/s   (%.1f µs CPU per event, ≈%.0f events/s with all %d cores; accepted %d, rejected %d, failed %d, retried %d, %d requests)",
-		r.Events, r.EventBytes, r.Clients, r.Batch, r.InFlight, raw,
-		r.CollectorPerSec, float64(r.CPUPerEvent.Nanoseconds())/1000, r.CPUBoundPerSec(), runtime.NumCPU(),
+		"  collector over loopback HTTP (Go client)             %10.0f events/s   (%s; accepted %d, rejected %d, failed %d, retried %d, %d requests)",
+		r.Events, r.EventBytes, r.Clients, r.Batch, r.InFlight, raw, r.CollectorPerSec, cpu,
 		r.Stats.Accepted, r.Stats.Rejected, r.Stats.Failed, r.Stats.Retried, r.Stats.Requests)
 	if r.RawPerSec > 0 {
 		s += fmt.Sprintf("\n  ratio collector / raw                                %9.3f", r.Ratio())

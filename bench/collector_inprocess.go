@@ -87,5 +87,7 @@ func CollectorInProcess(ctx context.Context, o CollectorOptions, logger *slog.Lo
 	if o.RawPartitions <= 0 {
 		o.RawPartitions = cfg.Collector.Partitions
 	}
-	return Collector(ctx, o)
+	res, err := Collector(ctx, o)
+	res.InProcess = true
+	return res, err
 }
