@@ -972,3 +972,39 @@ func TestPrometheusConfig(t *testing.T) {
 		t.Errorf("promtool check config %s: %v\n%s", promConfigPath, err, res)
 	}
 }
+
+// The image has what the compose file runs in it, and the properties issue 7 asks for.
+func TestDockerfile(t *testing.T) {
+	data, err := os.ReadFile(dockerfilePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	df := string(data)
+	for _, want := range []string{"CGO_ENABLED=0", "-trimpath", `-ldflags "-s -w"`, "--mount=type=cache,target=/go/pkg/mod",
+		`ENTRYPOINT ["/usr/local/bin/streamhub"]`, "./cmd/streamhub-lambda"} {
+		if !strings.Contains(df, want) {
+			t.Errorf("Dockerfile: no %s", want)
+		}
+	}
+	for _, m := range regexp.MustCompile(`(?m)^USER\s+(\S+)`).FindAllStringSubmatch(df, -1) {
+		if u, _, _ := strings.Cut(m[1], ":"); u == "root" || u == "0" {
+			t.Errorf("Dockerfile: USER %s: the image must not run as root", m[1])
+		}
+	}
+	c := loadCompose(t)
+	for _, name := range sortedNames(c.Services) {
+		s := c.Services[name]
+		if !s.streamhub() || s.Healthcheck["disable"] == true {
+			continue
+		}
+		test := stringList(s.Healthcheck["test"])
+		if len(test) < 2 || test[0] != "CMD" {
+			// The distroless image has no shell for CMD-SHELL.
+			t.Errorf("service %s: healthcheck %q: want [\"CMD\", <binary in the image>, ...]", name, test)
+			continue
+		}
+		if !strings.Contains(df, " "+test[1]+"\n") {
+			t.Errorf("service %s: healthcheck runs %s, which the Dockerfile does not put in the image", name, test[1])
+		}
+	}
+}
