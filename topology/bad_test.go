@@ -68,8 +68,10 @@ var badConfigs = map[string][]string{
 		`collector-events.yaml:25: collector.events[0].schema: file "schemas/missing.json" does not exist`,
 		`collector-events.yaml:26: collector.events[1].name: event "page_view" is already declared at collector.events[0].name, line 24`,
 		`collector-events.yaml:27: collector.events[2].name: must not be empty`,
-		`collector-events.yaml:30: collector.routes[0].topic: a topic name is letters, digits, '.', '_' and '-', got "bad topic"`,
-		`collector-events.yaml:32: collector.routes[1].topic: "dev.streamhub.dlq" is the collector's DLQ or an input topic`,
+		`collector-events.yaml:29: collector.events[3].schema: file "schemas/not-a-schema.json" is not a valid JSON Schema: "#" is not valid against metaschema: jsonschema validation failed with 'https://json-schema.org/draft/2020-12/schema#'; at '': 'allOf' failed; at '/type': 'anyOf' failed; at '/type': value must be one of 'array', 'boolean', 'integer', 'null', 'number', 'object', 'string'; at '/type': got number, want array`,
+		`collector-events.yaml:31: collector.events[4].schema: file "schemas/broken.json" is not JSON: unexpected EOF`,
+		`collector-events.yaml:34: collector.routes[0].topic: a topic name is letters, digits, '.', '_' and '-', got "bad topic"`,
+		`collector-events.yaml:36: collector.routes[1].topic: "dev.streamhub.dlq" is the collector's DLQ or an input topic`,
 	},
 	"duplicate-keys.yaml": {
 		`duplicate-keys.yaml:6: tables[0].name: written twice (first at line 4)`,

@@ -673,7 +673,16 @@ func CompileSchema(path string) (*jsonschema.Schema, error) {
 	}
 	s, err := comp.Compile(url)
 	if err != nil {
-		return nil, fmt.Errorf("file %q is not a valid JSON Schema: %v", path, err)
+		// The library names the schema by its URL and puts the causes on further lines;
+		// one line naming the file as the topology does reads better.
+		msg := strings.ReplaceAll(err.Error(), url, "")
+		var parts []string
+		for _, l := range strings.Split(msg, "\n") {
+			if l = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(l), "-")); l != "" {
+				parts = append(parts, l)
+			}
+		}
+		return nil, fmt.Errorf("file %q is not a valid JSON Schema: %s", path, strings.Join(parts, "; "))
 	}
 	return s, nil
 }
