@@ -602,7 +602,8 @@ func (c *Client) deliver(ctx context.Context, items []item, res *Result) {
 		case err == nil && status == http.StatusRequestEntityTooLarge:
 			if len(items) == 1 {
 				c.rejected.Add(1)
-				res.Rejected = append(res.Rejected, Rejection{Event: items[0].ev, Status: status, Reason: "too_large", Message: strings.TrimSpace(string(answer))})
+				reason, msg := refusal(answer, "too_large")
+				res.Rejected = append(res.Rejected, Rejection{Event: items[0].ev, Status: status, Reason: reason, Message: msg})
 				return
 			}
 			// The server's limit is below ours; halves converge on batches it takes.
@@ -638,6 +639,19 @@ func (c *Client) deliver(ctx context.Context, items []item, res *Result) {
 
 // retryable: the statuses a later attempt may change. 501 and 505 say the server will
 // never take this request.
+// refusal reads the collector's error body ({"error": …, "reason": …}); another server's
+// body becomes the message as it is.
+func refusal(body []byte, defReason string) (reason, message string) {
+	var e struct {
+		Error  string `json:"error"`
+		Reason string `json:"reason"`
+	}
+	if json.Unmarshal(body, &e) == nil && e.Reason != "" {
+		return e.Reason, e.Error
+	}
+	return defReason, strings.TrimSpace(string(body))
+}
+
 func retryable(status int) bool {
 	switch status {
 	case http.StatusTooManyRequests, http.StatusRequestTimeout:

@@ -203,6 +203,33 @@ func TestAgainstRealCollector(t *testing.T) {
 	}
 }
 
+// TestRealCollectorEventTooLarge: with the client's own limit above the collector's, an
+// event the collector finds too large is split out of its batch by 413s and reported with
+// the collector's reason; the rest of the batch is accepted.
+func TestRealCollectorEventTooLarge(t *testing.T) {
+	rc := startCollector(t, func(c *topology.Collector) { c.MaxEventBytes = 1000 })
+	c, err := client.New(client.Options{URL: rc.url, APIKey: gameKey, Source: "game", MaxEventBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(context.Background())
+	evs := make([]client.Event, 20)
+	for i := range evs {
+		evs[i] = client.Event{EventName: "level_up", Payload: map[string]any{"i": i}}
+	}
+	evs[13].Payload = map[string]any{"blob": strings.Repeat("b", 2000)}
+	res, err := c.Send(context.Background(), evs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Accepted != 19 || len(res.Rejected) != 1 {
+		t.Fatalf("result %+v", res)
+	}
+	if r := res.Rejected[0]; r.Event.EventID != evs[13].EventID || r.Status != 413 || r.Reason != "event_too_large" || r.Message == "" {
+		t.Errorf("rejection %+v", r)
+	}
+}
+
 // TestRealCollectorRefusals: a wrong key and a forbidden event name fail the batch with
 // the collector's status, after one request.
 func TestRealCollectorRefusals(t *testing.T) {
