@@ -471,6 +471,9 @@ func (c *Collector) dlqRecord(req *request, raw []byte, index int, rej *Rejectio
 }
 
 func (c *Collector) authenticate(r *http.Request) (*principal, bool) {
+	if c.open {
+		return &principal{source: "*", all: true}, true
+	}
 	key := r.Header.Get("X-API-Key")
 	if a := r.Header.Get("Authorization"); a != "" {
 		scheme, token, ok := strings.Cut(a, " ")
@@ -478,9 +481,6 @@ func (c *Collector) authenticate(r *http.Request) (*principal, bool) {
 			return nil, false
 		}
 		key = strings.TrimSpace(token)
-	}
-	if c.open {
-		return &principal{source: "*", all: true}, true
 	}
 	if key == "" {
 		return nil, false
