@@ -3,8 +3,8 @@ package collector
 import (
 	"bytes"
 	"compress/gzip"
-	"crypto/sha256"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -77,7 +77,7 @@ type Collector struct {
 	m        *Metrics
 	now      func() time.Time
 	keys     map[[32]byte]*principal // by SHA-256 of the key: lookups time nothing secret
-	open     bool // no keys and no tokens: anyone may send
+	open     bool                    // no keys and no tokens: anyone may send
 	proxies  []netip.Prefix
 	known    labels
 	topics   *topicCache
