@@ -28,3 +28,5 @@ bench:
 fuzz:
 	$(GO) test ./state -run '^$$' -fuzz FuzzParseRecord -fuzztime 60s
 	$(GO) test ./state -run '^$$' -fuzz FuzzValueUnmarshal -fuzztime 60s
+	$(GO) test ./sources/collector -run '^$$' -fuzz FuzzParseBody -fuzztime 60s
+	$(GO) test ./sources/collector -run '^$$' -fuzz FuzzValidate -fuzztime 60s
