@@ -22,7 +22,8 @@ Usage:
 
 Commands:
   dev                  run everything embedded: Kafka broker, a synthetic DynamoDB Streams
-                       workload, the latest-state processor and the view API (no flags needed)
+                       workload, the latest-state processor, the view API, the event collector
+                       and a file lake (no flags needed)
   run -c FILE          run every role the topology enables in one process
   bridge -c FILE       copy DynamoDB Streams into the CDC topics, exactly once (instances share shards)
   emit -c FILE         run the sinks: raw topics to the S3 / file lake exactly once, state snapshots
@@ -34,6 +35,7 @@ Commands:
   topology apply -c FILE      create the missing topics (partitions, replication, compaction)
   bench processor      measure the processor against raw Kafka consumption (1M records)
   bench bridge         measure the bridge against raw transactional produce (200k records)
+  bench collector      measure the event collector over loopback HTTP against raw Kafka produce (200k events)
   help [command]       show help for a command
 
 Run 'streamhub <command> -h' for the flags of a command.
