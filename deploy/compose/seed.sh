@@ -15,7 +15,10 @@ if ! aws dynamodb describe-table --table-name users >/dev/null 2>&1; then
   aws dynamodb wait table-exists --table-name users
 fi
 
-now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+# updatedAt is the topology's version_attribute, and strings order byte by byte: every
+# timestamp has the same width (milliseconds), or "…:24.5Z" would sort before "…:24Z".
+stamp() { date -u +%Y-%m-%dT%H:%M:%S.%3NZ; }
+now=$(stamp)
 for i in 1 2 3; do
   aws dynamodb put-item --table-name users --item "{
     \"pk\": {\"S\": \"user#$i\"}, \"sk\": {\"S\": \"profile\"},
@@ -27,7 +30,7 @@ aws dynamodb update-item --table-name users \
   --key '{"pk": {"S": "user#1"}, "sk": {"S": "profile"}}' \
   --update-expression 'SET #p = :p, updatedAt = :u ADD logins :one' \
   --expression-attribute-names '{"#p": "plan"}' \
-  --expression-attribute-values "{\":p\": {\"S\": \"pro\"}, \":u\": {\"S\": \"$(date -u +%Y-%m-%dT%H:%M:%S.999Z)\"}, \":one\": {\"N\": \"1\"}}"
+  --expression-attribute-values "{\":p\": {\"S\": \"pro\"}, \":u\": {\"S\": \"$(stamp)\"}, \":one\": {\"N\": \"1\"}}"
 aws dynamodb delete-item --table-name users --key '{"pk": {"S": "user#3"}, "sk": {"S": "profile"}}'
 
 echo "seeded: $(aws dynamodb describe-table --table-name users --query Table.LatestStreamArn --output text)"
