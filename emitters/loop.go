@@ -79,6 +79,9 @@ type Loop struct {
 	pins map[tp]intent
 	// topicIDs are the topics' IDs (base64) as the brokers reported them at assignment.
 	topicIDs map[string]string
+	// lags are the owned partitions' lags at their last fetch; the gauge is their sum
+	// per topic.
+	lags map[tp]int64
 
 	flushed atomic.Int64
 }
@@ -142,7 +145,7 @@ func New(opts Options) (*Loop, error) {
 	}
 	return &Loop{
 		opts: opts, log: opts.Logger.With("sink", opts.Name),
-		bufs: map[tp]*buffer{}, pins: map[tp]intent{}, topicIDs: map[string]string{},
+		bufs: map[tp]*buffer{}, pins: map[tp]intent{}, topicIDs: map[string]string{}, lags: map[tp]int64{},
 	}, nil
 }
 
@@ -258,9 +261,21 @@ func (l *Loop) add(fs kgo.Fetches) {
 			b.recs = append(b.recs, r)
 			b.bytes += int64(len(r.Key) + len(r.Value))
 		}
-		l.opts.Metrics.lag.WithLabelValues(l.opts.Name, p.Topic).Set(float64(p.HighWatermark - p.Records[len(p.Records)-1].Offset - 1))
+		l.lags[k] = p.HighWatermark - p.Records[len(p.Records)-1].Offset - 1
+		l.setLag(p.Topic)
 	})
 	l.gauges()
+}
+
+// setLag sets the topic's lag gauge to the sum over its owned partitions; l.mu is held.
+func (l *Loop) setLag(topic string) {
+	var sum int64
+	for k, lag := range l.lags {
+		if k.topic == topic {
+			sum += lag
+		}
+	}
+	l.opts.Metrics.lag.WithLabelValues(l.opts.Name, topic).Set(float64(sum))
 }
 
 func (l *Loop) gauges() {
@@ -560,7 +575,9 @@ func (l *Loop) revoked(_ context.Context, _ *kgo.Client, m map[string][]int32) {
 		for _, p := range parts {
 			delete(l.bufs, tp{topic, p})
 			delete(l.pins, tp{topic, p})
+			delete(l.lags, tp{topic, p})
 		}
+		l.setLag(topic)
 	}
 	l.gauges()
 }

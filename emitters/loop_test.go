@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamhub/streamhub/kafka"
@@ -419,5 +421,34 @@ func TestRejectedRecordsGoToTheDLQAndTheRestFlows(t *testing.T) {
 			headerOf(d, HeaderSourceTopic) != e.topic || headerOf(d, "bucket") == "" {
 			t.Errorf("DLQ record headers %v", d.Headers)
 		}
+	}
+}
+
+// TestLagSumsOwnedPartitions: the lag gauge of a topic is the sum over the partitions the
+// instance owns, not the last partition fetched, and a revoked partition leaves the sum.
+func TestLagSumsOwnedPartitions(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	l := &Loop{opts: Options{Name: "s", Metrics: NewMetrics(reg)}, bufs: map[tp]*buffer{}, pins: map[tp]intent{}, lags: map[tp]int64{}}
+	fetch := func(topic string, part int32, hwm, last int64) kgo.Fetches {
+		return kgo.Fetches{{Topics: []kgo.FetchTopic{{Topic: topic, Partitions: []kgo.FetchPartition{{
+			Partition: part, HighWatermark: hwm,
+			Records: []*kgo.Record{{Topic: topic, Partition: part, Offset: last}},
+		}}}}}}
+	}
+	gauge := func(topic string) float64 {
+		return testutil.ToFloat64(l.opts.Metrics.lag.WithLabelValues("s", topic))
+	}
+	l.add(fetch("a", 0, 100, 89)) // 10 behind
+	l.add(fetch("a", 1, 50, 44))  // 5 behind
+	l.add(fetch("b", 0, 10, 9))   // caught up
+	if got := gauge("a"); got != 15 {
+		t.Errorf("lag of a: %v, want 15", got)
+	}
+	if got := gauge("b"); got != 0 {
+		t.Errorf("lag of b: %v, want 0", got)
+	}
+	l.revoked(context.Background(), nil, map[string][]int32{"a": {0}})
+	if got := gauge("a"); got != 5 {
+		t.Errorf("lag of a after revoking partition 0: %v, want 5", got)
 	}
 }

@@ -54,7 +54,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"sink", "reason"}),
 		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "streamhub_sink_consumer_lag_records",
-			Help: "Records in the source topic not yet committed by the sink, over the partitions this instance owns.",
+			Help: "Records in the source topic past the last one the sink fetched, summed over the partitions this instance owns (fetched but not yet flushed: streamhub_sink_buffered_records).",
 		}, []string{"sink", "topic"}),
 	}
 	reg.MustRegister(m.flushes, m.records, m.bytes, m.seconds, m.buffered, m.bufBytes, m.retries, m.dlq, m.lag)

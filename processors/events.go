@@ -53,6 +53,9 @@ type Events struct {
 	m       *collector.Metrics
 	known   map[string]bool
 	timeout time.Duration
+
+	lagMu sync.Mutex
+	lags  map[string]map[int32]int64 // topic → owned partition → lag at its last fetch
 }
 
 // NewEvents builds the events processor; Run starts it.
@@ -79,7 +82,7 @@ func NewEvents(opts EventsOptions) (*Events, error) {
 	e := &Events{
 		opts: opts, col: col, v: v, log: opts.Logger.With("processor", "events"), m: opts.Metrics,
 		topics: collector.NewTopics(opts.Conn, col.Partitions), known: map[string]bool{},
-		timeout: col.ProduceTimeout,
+		timeout: col.ProduceTimeout, lags: map[string]map[int32]int64{},
 	}
 	for _, ev := range col.Events {
 		e.known[ev.Name] = true
@@ -97,6 +100,8 @@ func NewEvents(opts EventsOptions) (*Events, error) {
 		kgo.TransactionTimeout(col.ProduceTimeout + 30*time.Second),
 		kgo.RecordDeliveryTimeout(col.ProduceTimeout),
 		kgo.FetchMaxBytes(16 << 20),
+		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, m map[string][]int32) { e.forget(m) }),
+		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, m map[string][]int32) { e.forget(m) }),
 	}, opts.KafkaOpts...)
 	all := append(kafkaClientOpts(opts.Conn), kopts...)
 	sess, err := kgo.NewGroupTransactSession(all...)
@@ -141,6 +146,7 @@ func (e *Events) Run(ctx context.Context) error {
 		if fetchErr != nil {
 			e.log.Warn("events processor: fetch error", "error", fetchErr)
 		}
+		e.setLags(fetches)
 		records := fetches.Records()
 		if len(records) == 0 {
 			continue
@@ -158,6 +164,48 @@ func (e *Events) Run(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// setLags records each fetched partition's lag and sets the gauge of its topic to the
+// sum over the partitions this instance owns.
+func (e *Events) setLags(fs kgo.Fetches) {
+	e.lagMu.Lock()
+	defer e.lagMu.Unlock()
+	touched := map[string]bool{}
+	fs.EachPartition(func(p kgo.FetchTopicPartition) {
+		if len(p.Records) == 0 {
+			return
+		}
+		if e.lags[p.Topic] == nil {
+			e.lags[p.Topic] = map[int32]int64{}
+		}
+		e.lags[p.Topic][p.Partition] = p.HighWatermark - p.Records[len(p.Records)-1].Offset - 1
+		touched[p.Topic] = true
+	})
+	for topic := range touched {
+		e.setLag(topic)
+	}
+}
+
+// forget drops the lags of partitions given up; a new owner reports them.
+func (e *Events) forget(m map[string][]int32) {
+	e.lagMu.Lock()
+	defer e.lagMu.Unlock()
+	for topic, parts := range m {
+		for _, p := range parts {
+			delete(e.lags[topic], p)
+		}
+		e.setLag(topic)
+	}
+}
+
+// setLag sets topic's gauge; e.lagMu is held.
+func (e *Events) setLag(topic string) {
+	var sum int64
+	for _, lag := range e.lags[topic] {
+		sum += lag
+	}
+	e.m.Lag.WithLabelValues(topic).Set(float64(sum))
 }
 
 type label struct{ source, event, reason string }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamhub/streamhub/kafka"
@@ -107,6 +108,14 @@ func TestEventsProcessorValidatesAndRoutes(t *testing.T) {
 	signup := waitRecords(t, ctx, conn, "test.web.signup", wantSignup)
 	waitRecords(t, ctx, conn, "test.billing", wantBilling)
 	dlq := waitRecords(t, ctx, conn, "test.events.dlq", 30)
+	// Everything routed: the input topic's lag, summed over its partitions, is 0, and it
+	// was measured (the gauge exists for the topic).
+	if n := testutil.CollectAndCount(p.m.Lag); n != 1 {
+		t.Errorf("lag series: %d, want 1 (test.raw.events)", n)
+	}
+	if lag := testutil.ToFloat64(p.m.Lag.WithLabelValues("test.raw.events")); lag != 0 {
+		t.Errorf("lag of test.raw.events: %v, want 0", lag)
+	}
 	stop()
 	if err := <-done; err != nil {
 		t.Fatal(err)

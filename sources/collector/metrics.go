@@ -16,6 +16,9 @@ type Metrics struct {
 	Transactions *prometheus.CounterVec
 	GroupSize    prometheus.Histogram
 	Queue        prometheus.Gauge
+	// Lag is the events processor's: records of an input topic past the last one it
+	// fetched, summed over the partitions this instance owns.
+	Lag *prometheus.GaugeVec
 }
 
 // NewMetrics registers the collector metrics with reg.
@@ -66,8 +69,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "streamhub_collector_queue_events",
 			Help: "Events waiting for their Kafka transaction; at collector.max_in_flight requests get 429.",
 		}),
+		Lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "streamhub_collector_consumer_lag_records",
+			Help: "Events processor: records of an input topic past the last one fetched, summed over the partitions this instance owns.",
+		}, []string{"topic"}),
 	}
 	reg.MustRegister(m.Accepted, m.Rejected, m.Requests, m.Latency, m.RequestBytes, m.BatchEvents,
-		m.Commit, m.Transactions, m.GroupSize, m.Queue)
+		m.Commit, m.Transactions, m.GroupSize, m.Queue, m.Lag)
 	return m
 }
