@@ -222,6 +222,7 @@ func (s *Server) Handler() http.Handler {
 	}))
 	mux.Handle("GET /readyz", s.route("readyz", s.handleReady))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.opts.Gatherer, promhttp.HandlerOpts{}))
+	mux.Handle("GET "+UIPrefix+"/", s.route("ui", s.uiAuth(s.uiHandler()).ServeHTTP))
 	mux.Handle("/", s.route("unknown", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no route for %s %s; see GET /v1/tables", r.Method, r.URL.Path))
 	}))
