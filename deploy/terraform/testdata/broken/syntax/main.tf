@@ -1,0 +1,2 @@
+resource "aws_iam_role" "unclosed" {
+  name = "streamhub"
