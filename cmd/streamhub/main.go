@@ -30,6 +30,7 @@ Commands:
   process -c FILE      run the CDC latest-state processors (instances share partitions)
   serve -c FILE        run the view API (every instance holds every view)
   collect -c FILE      run the HTTP event collector (POST /v1/events) and the events processor
+  status -c FILE       one screen of every stage's rate, lag, last flush and errors, refreshed like top
   topology validate -c FILE   check a topology file; every problem with file:line
   topology print -c FILE      show the pipeline graph: sources → topics → tables → sinks
   topology apply -c FILE      create the missing topics (partitions, replication, compaction)
@@ -75,6 +76,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdTopology(ctx, rest, stdout, stderr)
 	case "bench":
 		err = cmdBench(ctx, rest, stdout, stderr)
+	case "status":
+		err = cmdStatus(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help", "-help":
 		if len(rest) > 0 {
 			return run([]string{rest[0], "-h"}, stdout, stderr)
