@@ -21,7 +21,12 @@ import (
 //     by '.'; a negative number writes the nines' complement of the exponent and digits
 //     and ends with 'z' instead, so bigger magnitudes sort lower (-1.5 = 0.15e1 → "1499884z");
 //     a string as "s", the hex of its decoded bytes, then '.' (".", below every hex
-//     digit, ends a shorter string first);
+//     digit, ends a shorter string first); an RFC 3339 date-time (state.RFC3339Instant)
+//     as "t", its Unix seconds plus 62167305600 (a day before 0000-01-01, below any
+//     offset) as 12 digits, the fraction's digits without trailing zeros, then '.', so
+//     date-times sort after every other string and by instant among themselves, as
+//     state.CompareStrings orders them ("…T14:00:00.50+01:00" and "…T13:00:00.5Z" give
+//     one key);
 //  2. ApproximateCreationDateTime as 19-digit zero-padded milliseconds (times before
 //     1970 are written as 0);
 //  3. the SequenceNumber without leading zeros, zero-padded to 48 digits (AWS's have at
@@ -29,8 +34,8 @@ import (
 //  4. the stream (eventSourceARN), as the last tie-break of state.Compare.
 //
 // Agreement with state.Compare: within one stream, for versions that all carry the
-// attribute as numbers, or all as strings, or none of them carries it, and whose
-// creation times do not decrease as sequence numbers grow (AWS writes them so), the key
+// attribute as numbers, or all as strings (date-times or not), or none of them carries
+// it, and whose creation times do not decrease as sequence numbers grow (AWS writes them so), the key
 // order is state.Compare's. Across streams it orders by the attribute, then creation
 // time, then sequence number, as DESIGN.md says. Where state.Compare skips the attribute
 // (one change lacks it, or a number meets a string), the key still orders by it: an
@@ -59,6 +64,14 @@ func appendPadded(b []byte, s string, width int) []byte {
 
 const expBias = 5000
 
+// instantBias makes the earliest RFC 3339 instant, 0000-01-01T00:00:00+23:59, non-negative;
+// the latest, 9999-12-31T23:59:60-23:59, then stays within 12 digits, so fixed-width
+// digits compare as the instants do.
+const (
+	instantBias = 62167219200 + 86400
+	maxInstant  = 999999999999
+)
+
 func appendAttrKey(b []byte, v state.Version) []byte {
 	if !v.HasAttr || v.Attr == "" {
 		return append(b, '0')
@@ -67,6 +80,12 @@ func appendAttrKey(b []byte, v state.Version) []byte {
 		var s string
 		if err := json.Unmarshal([]byte(v.Attr), &s); err != nil {
 			s = strings.TrimSuffix(strings.TrimPrefix(v.Attr, `"`), `"`)
+		}
+		if sec, frac, ok := state.RFC3339Instant(s); ok {
+			b = append(b, 't')
+			b = appendPadded(b, strconv.FormatInt(min(max(sec+instantBias, 0), maxInstant), 10), 12)
+			b = append(b, frac...)
+			return append(b, '.')
 		}
 		b = append(b, 's')
 		b = hex.AppendEncode(b, []byte(s))
