@@ -817,6 +817,32 @@ func TestTerraformPlan(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// The modules' own guards, which only terraform evaluates: a bad external ID and a
+	// function without a package must stop the plan.
+	refusals := []struct {
+		name, want string
+		args       []string
+	}{
+		{"external id", "external_id must be 2 to 1224 characters", []string{"-var", "external_id=has spaces"}},
+		{"no package", "Set either package_file or both s3_bucket and s3_key", []string{"-var-file=nopackage.tfvars"}},
+		{"bad stream arn", "stream_arn must be", []string{"-var", "lambda_stream_arn=arn:aws:dynamodb:eu-west-1:111111111111:table/orders"}},
+	}
+	if err := os.WriteFile(filepath.Join(d, "nopackage.tfvars"), []byte("lambda_package_file = null\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range refusals {
+		t.Run("refuses "+r.name, func(t *testing.T) {
+			args := append([]string{"plan", "-refresh=false", "-input=false", "-no-color", "-lock=false"}, r.args...)
+			_, err := run(t, bin, env, d, args...)
+			if err == nil {
+				t.Fatalf("plan with %v succeeded", r.args)
+			}
+			if !strings.Contains(strings.Join(strings.Fields(err.Error()), " "), r.want) {
+				t.Errorf("plan with %v failed without %q: %v", r.args, r.want, err)
+			}
+		})
+	}
+
 	t.Run("reader policy", func(t *testing.T) {
 		after := p.after("module.reader.aws_iam_role_policy.read")
 		doc, _ := after["policy"].(string)
