@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/streamhub/streamhub/internal/jsonstr"
 )
 
 // maxDepth bounds nesting. DynamoDB allows 32 levels of nested attributes; each level is
@@ -14,12 +16,7 @@ const maxDepth = 80
 
 // strSafe marks the bytes that may appear unescaped inside a JSON string and need no
 // further thought: printable ASCII other than the quote and the backslash.
-var strSafe = func() (t [256]bool) {
-	for c := 0x20; c < utf8.RuneSelf; c++ {
-		t[c] = c != '"' && c != '\\'
-	}
-	return t
-}()
+var strSafe = jsonstr.Safe
 
 // lexer is a small JSON scanner over one document. It validates as it goes (string
 // escapes, UTF-8, number grammar, structure) and never allocates on success: strings come
@@ -462,54 +459,8 @@ func (l *lexer) skip(depth int) error {
 }
 
 // appendQuoted appends s as a JSON string in the canonical form every path of this
-// package writes: only '"', '\\' and control characters are escaped, so a string that
-// needed no escapes on input is copied through byte for byte. Invalid UTF-8 (possible only
-// in values built in Go) becomes U+FFFD, as encoding/json does.
-func appendQuoted[T string | []byte](dst []byte, s T) []byte {
-	const hex = "0123456789abcdef"
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if strSafe[c] {
-			i++
-			continue
-		}
-		if c >= utf8.RuneSelf {
-			r, size := utf8.DecodeRuneInString(string(s[i:min(i+utf8.UTFMax, len(s))]))
-			if r == utf8.RuneError && size == 1 {
-				dst = append(dst, s[start:i]...)
-				dst = append(dst, "\uFFFD"...)
-				i++
-				start = i
-				continue
-			}
-			i += size
-			continue
-		}
-		dst = append(dst, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			dst = append(dst, '\\', c)
-		case '\n':
-			dst = append(dst, '\\', 'n')
-		case '\r':
-			dst = append(dst, '\\', 'r')
-		case '\t':
-			dst = append(dst, '\\', 't')
-		case '\b':
-			dst = append(dst, '\\', 'b')
-		case '\f':
-			dst = append(dst, '\\', 'f')
-		default:
-			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-		}
-		i++
-		start = i
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
-}
+// package writes (package jsonstr).
+func appendQuoted[T string | []byte](dst []byte, s T) []byte { return jsonstr.Append(dst, s) }
 
 // appendRawString appends a string token that str returned: copied verbatim when it holds
 // no escapes (already canonical), otherwise decoded and re-encoded canonically.

@@ -4,9 +4,10 @@ import (
 	"bytes"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"github.com/klauspost/compress/gzip"
+
+	"github.com/streamhub/streamhub/internal/jsonstr"
 )
 
 // gzipLevel trades a little size for speed: JSON shrinks well at any level, and the lake
@@ -53,7 +54,7 @@ func (e *jsonlEncoder) encode(out *bytes.Buffer, topic string, partition int32, 
 // the order of the Parquet columns; absent ones are left out.
 func appendLine(b []byte, topic string, partition int32, d *decoder, x *rec) []byte {
 	b = append(b, `{"topic":`...)
-	b = appendString(b, topic)
+	b = jsonstr.Append(b, topic)
 	b = append(b, `,"partition":`...)
 	b = strconv.AppendInt(b, int64(partition), 10)
 	b = append(b, `,"offset":`...)
@@ -62,7 +63,7 @@ func appendLine(b []byte, topic string, partition int32, d *decoder, x *rec) []b
 	b = appendTime(b, x.ts)
 	if x.r.Key != nil {
 		b = append(b, `,"key":`...)
-		b = appendString(b, x.key.bytes(d.arena))
+		b = jsonstr.Append(b, x.key.bytes(d.arena))
 		if x.keyB64 {
 			b = append(b, `,"key_encoding":"base64"`...)
 		}
@@ -73,9 +74,9 @@ func appendLine(b []byte, topic string, partition int32, d *decoder, x *rec) []b
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendString(b, h.key)
+			b = jsonstr.Append(b, h.key)
 			b = append(b, ':')
-			b = appendString(b, h.value)
+			b = jsonstr.Append(b, h.value)
 		}
 		b = append(b, '}')
 	}
@@ -91,7 +92,7 @@ func appendLine(b []byte, topic string, partition int32, d *decoder, x *rec) []b
 	}
 	if x.has&hasEventName != 0 {
 		b = append(b, `,"event_name":`...)
-		b = appendString(b, x.eventName)
+		b = jsonstr.Append(b, x.eventName)
 	}
 	if x.has&hasKeys != 0 {
 		b = append(b, `,"keys":`...)
@@ -99,7 +100,7 @@ func appendLine(b []byte, topic string, partition int32, d *decoder, x *rec) []b
 	}
 	if x.has&hasSeq != 0 {
 		b = append(b, `,"sequence_number":`...)
-		b = appendString(b, x.seq)
+		b = jsonstr.Append(b, x.seq)
 	}
 	if x.has&hasCreated != 0 {
 		b = append(b, `,"approximate_creation_time":`...)
@@ -107,7 +108,7 @@ func appendLine(b []byte, topic string, partition int32, d *decoder, x *rec) []b
 	}
 	if x.has&hasEventID != 0 {
 		b = append(b, `,"event_id":`...)
-		b = appendString(b, x.eventID)
+		b = jsonstr.Append(b, x.eventID)
 	}
 	if x.has&hasOccurred != 0 {
 		b = append(b, `,"occurred_at":`...)
@@ -126,7 +127,7 @@ func appendLine(b []byte, topic string, partition int32, d *decoder, x *rec) []b
 	} {
 		if x.has&f.bit != 0 {
 			b = append(b, f.name...)
-			b = appendString(b, f.v)
+			b = jsonstr.Append(b, f.v)
 		}
 	}
 	return append(b, '}', '\n')
@@ -139,54 +140,5 @@ const timeLayout = "2006-01-02T15:04:05.000Z"
 func appendTime(b []byte, ms int64) []byte {
 	b = append(b, '"')
 	b = time.UnixMilli(ms).UTC().AppendFormat(b, timeLayout)
-	return append(b, '"')
-}
-
-// appendString appends s as a JSON string in the canonical form of package state (its
-// plain JSON): only '"', '\\' and control characters are escaped, everything else is
-// written as it is; invalid UTF-8 becomes U+FFFD.
-func appendString[T string | []byte](b []byte, s T) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(string(s[i:min(i+utf8.UTFMax, len(s))]))
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, "\uFFFD"...)
-			i++
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
 	return append(b, '"')
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/streamhub/streamhub/internal/jsonstr"
 	"github.com/streamhub/streamhub/state"
 )
 
@@ -193,7 +194,7 @@ func (d *decoder) add(r *kgo.Record) (string, error) {
 			case text:
 				x.valueForm = valueString
 				off := len(d.arena)
-				d.arena = appendString(d.arena, v)
+				d.arena = jsonstr.Append(d.arena, v)
 				x.value = span{off: off, end: len(d.arena), inArena: true}
 			default:
 				x.valueForm = valueBase64
@@ -254,7 +255,7 @@ func (d *decoder) jsonText(v []byte) span {
 	if err := json.Compact(&d.compact, v); err != nil {
 		// Cannot happen for valid JSON; keep the line intact anyway.
 		off := len(d.arena)
-		d.arena = appendString(d.arena, v)
+		d.arena = jsonstr.Append(d.arena, v)
 		return span{off: off, end: len(d.arena), inArena: true}
 	}
 	off := len(d.arena)
@@ -352,9 +353,9 @@ func (d *decoder) plainKeys(keys map[string]state.AttributeValue) (span, bool) {
 		if i > 0 {
 			d.arena = append(d.arena, ',')
 		}
-		d.arena = appendString(d.arena, name)
+		d.arena = jsonstr.Append(d.arena, name)
 		d.arena = append(d.arena, ':')
-		d.arena = appendString(d.arena, keys[name].S)
+		d.arena = jsonstr.Append(d.arena, keys[name].S)
 	}
 	d.arena = append(d.arena, '}')
 	return span{off: off, end: len(d.arena), inArena: true}, true

@@ -29,6 +29,7 @@ import (
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/streamhub/streamhub/emitters"
+	"github.com/streamhub/streamhub/internal/jsonstr"
 	"github.com/streamhub/streamhub/topology"
 )
 
@@ -334,7 +335,7 @@ func (s *Sink) manifest(objs []writtenObject) []byte {
 			b = append(b, ',')
 		}
 		b = append(b, `{"url":`...)
-		b = appendString(b, "s3://"+s.opts.ManifestBucket+"/"+o.key)
+		b = jsonstr.Append(b, "s3://"+s.opts.ManifestBucket+"/"+o.key)
 		b = append(b, `,"mandatory":true,"meta":{"content_length":`...)
 		b = strconv.AppendInt(b, int64(o.size), 10)
 		b = append(b, `}}`...)

@@ -3,8 +3,8 @@ package collector
 import (
 	"bytes"
 	"encoding/json"
-	"strings"
-	"unicode/utf8"
+
+	"github.com/streamhub/streamhub/internal/jsonstr"
 )
 
 // appendEnriched appends the Kafka value of an event: the same JSON document as
@@ -13,13 +13,13 @@ import (
 // call per accepted event.
 func appendEnriched(b []byte, env *Envelope, receivedAt string, client *Client) ([]byte, error) {
 	b = append(b, `{"event_id":`...)
-	b = appendString(b, env.EventID)
+	b = jsonstr.Append(b, env.EventID)
 	b = append(b, `,"event_name":`...)
-	b = appendString(b, env.EventName)
+	b = jsonstr.Append(b, env.EventName)
 	b = append(b, `,"occurred_at":`...)
-	b = appendString(b, env.OccurredAt)
+	b = jsonstr.Append(b, env.OccurredAt)
 	b = append(b, `,"source":`...)
-	b = appendString(b, env.Source)
+	b = jsonstr.Append(b, env.Source)
 	if a := env.App; a != nil {
 		b = append(b, `,"app":{`...)
 		b = appendFields(b, "id", a.ID, "version", a.Version)
@@ -44,7 +44,7 @@ func appendEnriched(b []byte, env *Envelope, receivedAt string, client *Client) 
 		b = buf.Bytes()
 	}
 	b = append(b, `,"received_at":`...)
-	b = appendString(b, receivedAt)
+	b = jsonstr.Append(b, receivedAt)
 	if client != nil {
 		b = append(b, `,"client":{`...)
 		b = appendFields(b, "ip", client.IP, "user_agent", client.UserAgent)
@@ -67,41 +67,9 @@ func appendFields(b []byte, kv ...string) []byte {
 		b = append(b, '"')
 		b = append(b, kv[i]...)
 		b = append(b, `":`...)
-		b = appendString(b, kv[i+1])
+		b = jsonstr.Append(b, kv[i+1])
 	}
 	return b
 }
 
 const hex = "0123456789abcdef"
-
-// appendString appends s as a JSON string; invalid UTF-8 becomes U+FFFD, as
-// encoding/json does.
-func appendString(b []byte, s string) []byte {
-	if !utf8.ValidString(s) {
-		s = strings.ToValidUTF8(s, "\ufffd")
-	}
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' {
-			continue
-		}
-		b = append(b, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			b = append(b, '\\', c)
-		case '\n':
-			b = append(b, '\\', 'n')
-		case '\r':
-			b = append(b, '\\', 'r')
-		case '\t':
-			b = append(b, '\\', 't')
-		default:
-			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-		}
-		start = i + 1
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}

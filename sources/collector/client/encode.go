@@ -4,7 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"time"
-	"unicode/utf8"
+
+	"github.com/streamhub/streamhub/internal/jsonstr"
 )
 
 var errPayloadNotJSON = errors.New("payload is a json.RawMessage that is not valid JSON")
@@ -15,9 +16,9 @@ var errPayloadNotJSON = errors.New("payload is a json.RawMessage that is not val
 // struct tags of Event.
 func appendEvent(dst []byte, ev *Event) ([]byte, error) {
 	dst = append(dst, `{"event_id":`...)
-	dst = appendString(dst, ev.EventID)
+	dst = jsonstr.Append(dst, ev.EventID)
 	dst = append(dst, `,"event_name":`...)
-	dst = appendString(dst, ev.EventName)
+	dst = jsonstr.Append(dst, ev.EventName)
 	dst = append(dst, `,"occurred_at":`...)
 	var err error
 	if dst, err = appendTime(dst, ev.OccurredAt); err != nil {
@@ -25,14 +26,14 @@ func appendEvent(dst []byte, ev *Event) ([]byte, error) {
 	}
 	if ev.Source != "" {
 		dst = append(dst, `,"source":`...)
-		dst = appendString(dst, ev.Source)
+		dst = jsonstr.Append(dst, ev.Source)
 	}
 	if ev.App != (App{}) {
 		dst = append(dst, `,"app":{`...)
 		sep := false
 		if ev.App.ID != "" {
 			dst = append(dst, `"id":`...)
-			dst = appendString(dst, ev.App.ID)
+			dst = jsonstr.Append(dst, ev.App.ID)
 			sep = true
 		}
 		if ev.App.Version != "" {
@@ -40,18 +41,18 @@ func appendEvent(dst []byte, ev *Event) ([]byte, error) {
 				dst = append(dst, ',')
 			}
 			dst = append(dst, `"version":`...)
-			dst = appendString(dst, ev.App.Version)
+			dst = jsonstr.Append(dst, ev.App.Version)
 		}
 		dst = append(dst, '}')
 	}
 	if ev.Device.ID != "" {
 		dst = append(dst, `,"device":{"id":`...)
-		dst = appendString(dst, ev.Device.ID)
+		dst = jsonstr.Append(dst, ev.Device.ID)
 		dst = append(dst, '}')
 	}
 	if ev.User.ID != "" {
 		dst = append(dst, `,"user":{"id":`...)
-		dst = appendString(dst, ev.User.ID)
+		dst = jsonstr.Append(dst, ev.User.ID)
 		dst = append(dst, '}')
 	}
 	switch p := ev.Payload.(type) {
@@ -87,49 +88,6 @@ func appendTime(dst []byte, t time.Time) ([]byte, error) {
 }
 
 const hexDigits = "0123456789abcdef"
-
-// appendString quotes s as a JSON string: invalid UTF-8 becomes U+FFFD, as with
-// encoding/json, so the body stays valid JSON whatever the caller put in a field.
-func appendString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		b := s[i]
-		if b < utf8.RuneSelf {
-			if b >= 0x20 && b != '"' && b != '\\' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch b {
-			case '"', '\\':
-				dst = append(dst, '\\', b)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
-}
 
 // eventSizeHint is a capacity that usually holds the whole event, so appendEvent
 // allocates once.

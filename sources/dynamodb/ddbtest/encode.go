@@ -9,8 +9,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
+	"github.com/streamhub/streamhub/internal/jsonstr"
 	"github.com/streamhub/streamhub/state"
 )
 
@@ -151,11 +151,11 @@ func avSize(av *state.AttributeValue) int64 {
 func (c *change) wire() ([]byte, error) {
 	b := make([]byte, 0, 384)
 	b = append(b, `{"eventID":`...)
-	b = appendString(b, c.eventID)
+	b = jsonstr.Append(b, c.eventID)
 	b = append(b, `,"eventName":`...)
-	b = appendString(b, c.eventName)
+	b = jsonstr.Append(b, c.eventName)
 	b = append(b, `,"eventVersion":"`+eventVersion+`","eventSource":"`+eventSource+`","awsRegion":`...)
-	b = appendString(b, c.region)
+	b = jsonstr.Append(b, c.region)
 	b = append(b, `,"dynamodb":{"ApproximateCreationDateTime":`...)
 	b = strconv.AppendInt(b, c.created.Unix(), 10)
 	var err error
@@ -174,11 +174,11 @@ func (c *change) wire() ([]byte, error) {
 		}
 	}
 	b = append(b, `,"SequenceNumber":`...)
-	b = appendString(b, c.seq)
+	b = jsonstr.Append(b, c.seq)
 	b = append(b, `,"SizeBytes":`...)
 	b = strconv.AppendInt(b, c.sizeBytes(), 10)
 	b = append(b, `,"StreamViewType":`...)
-	b = appendString(b, c.viewType)
+	b = jsonstr.Append(b, c.viewType)
 	b = append(b, '}')
 	if c.ttl {
 		b = append(b, `,"userIdentity":{"PrincipalId":"`+ttlPrincipal+`","Type":"`+ttlType+`"}`...)
@@ -196,7 +196,7 @@ const (
 // costs a copy instead of a second encoding: it drops eventSourceARN and respells
 // userIdentity. ok is false if lambda is not laid out as expected; wire then encodes.
 func (c *change) wireFromLambda(lambda []byte) ([]byte, bool) {
-	arn := appendString([]byte(`,"eventSourceARN":`), c.streamARN)
+	arn := jsonstr.Append([]byte(`,"eventSourceARN":`), c.streamARN)
 	i := bytes.Index(lambda, arn)
 	d := bytes.Index(lambda, []byte(`,"dynamodb":{`))
 	if i < 0 || d != i+len(arn) {
@@ -248,7 +248,7 @@ func appendImage(b []byte, m Item) ([]byte, error) {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, name)
+		b = jsonstr.Append(b, name)
 		b = append(b, ':')
 		v, err := m[name].MarshalJSON()
 		if err != nil {
@@ -260,53 +260,3 @@ func appendImage(b []byte, m Item) ([]byte, error) {
 }
 
 const hexDigits = "0123456789abcdef"
-
-// appendString writes s as a JSON string without HTML escaping; invalid UTF-8 becomes
-// U+FFFD as encoding/json writes it.
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}

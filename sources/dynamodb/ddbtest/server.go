@@ -16,6 +16,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/streamhub/streamhub/internal/jsonstr"
 )
 
 // Option configures a Server.
@@ -302,7 +304,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if typ == "" {
 			typ = errNamespace + ae.code
 		}
-		body = append(append(append(appendString([]byte(`{"__type":`), typ), `,"message":`...), appendString(nil, ae.msg)...), '}')
+		body = append(append(append(jsonstr.Append([]byte(`{"__type":`), typ), `,"message":`...), jsonstr.Append(nil, ae.msg)...), '}')
 	}
 	hd := w.Header()
 	hd["Content-Type"] = []string{"application/x-amz-json-1.0"}

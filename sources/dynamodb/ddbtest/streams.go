@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/streamhub/streamhub/internal/jsonstr"
 	"github.com/streamhub/streamhub/state"
 )
 
@@ -344,7 +345,7 @@ func (s *Server) getShardIterator(body []byte) ([]byte, error) {
 		return nil, validation("1 validation error detected: Value '%s' at 'shardIteratorType' failed to satisfy constraint: Member must satisfy enum value set: [TRIM_HORIZON, LATEST, AT_SEQUENCE_NUMBER, AFTER_SEQUENCE_NUMBER, AT_TIMESTAMP]", typ)
 	}
 	it := s.newIterator(t, sh, pos)
-	return append(appendString([]byte(`{"ShardIterator":`), it), '}'), nil
+	return append(jsonstr.Append([]byte(`{"ShardIterator":`), it), '}'), nil
 }
 
 func (s *Server) getRecords(body []byte) ([]byte, error) {
@@ -385,7 +386,7 @@ func (s *Server) getRecords(body []byte) ([]byte, error) {
 	b = append(b, ']')
 	if next != "" {
 		b = append(b, `,"NextShardIterator":`...)
-		b = appendString(b, next)
+		b = jsonstr.Append(b, next)
 	}
 	return append(b, '}'), nil
 }
