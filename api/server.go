@@ -48,6 +48,9 @@ type Options struct {
 	Registry prometheus.Registerer
 	Gatherer prometheus.Gatherer
 	Logger   *slog.Logger
+	// Processors are the goka processors of the same process (run, dev), shown on
+	// /ui/monitor/ beside the views.
+	Processors []*goka.Processor
 }
 
 // Server is the view API: one goka View per table plus the HTTP server.

@@ -37,13 +37,16 @@ func (s *Server) uiHandler() http.Handler {
 			s.log.Warn("ui: query source", "table", name, "error", err)
 		}
 	}
-	views := len(s.order)
+	for _, proc := range s.opts.Processors {
+		mon.AttachProcessor(proc)
+	}
+	views, procs := len(s.order), len(s.opts.Processors)
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		// goka's monitor checks an index with > where it needs >=, so one past the end
 		// panics; answer 404 before it gets there.
 		if m := monitorIndex.FindStringSubmatch(req.URL.Path); m != nil {
 			n, err := strconv.Atoi(m[2])
-			limit := 0 // streamhub's API runs views only, no processors
+			limit := procs
 			if m[1] == "view" {
 				limit = views
 			}

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/lovoo/goka"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -174,7 +175,12 @@ func New(ctx context.Context, opts Options) (*Pipeline, error) {
 		}
 	}
 	if opts.Roles.Serve {
+		var procs []*goka.Processor
+		for _, c := range p.Processors {
+			procs = append(procs, c.Goka())
+		}
 		srv, err := api.New(api.Options{
+			Processors: procs,
 			Conn:       p.conn,
 			Tables:     cfg.Tables,
 			Listen:     cfg.API.Listen,

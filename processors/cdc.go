@@ -129,6 +129,9 @@ func NewCDC(opts Options) (*CDC, error) {
 	return c, nil
 }
 
+// Goka is the table's goka processor, for goka's monitor page (/ui/monitor/).
+func (c *CDC) Goka() *goka.Processor { return c.proc }
+
 // Run processes until ctx is cancelled, then drains in-flight records and commits.
 func (c *CDC) Run(ctx context.Context) error {
 	c.log.Info("processor starting", "topic", c.opts.Table.Topic, "group", c.opts.Table.Group)

@@ -310,8 +310,8 @@ collector:
 		page := get(apiAddr, "/ui/query/users/user%231/profile")
 		return strings.Contains(page, `panel-success`) && strings.Contains(page, `user#1`)
 	})
-	if page := get(apiAddr, "/ui/monitor/"); !strings.Contains(page, "dev.users") {
-		t.Errorf("/ui/monitor/ does not name the users view:\n%.1000s", page)
+	if page := get(apiAddr, "/ui/monitor/"); !strings.Contains(page, "dev.users") || !strings.Contains(page, "/ui/monitor/processor/0") {
+		t.Errorf("/ui/monitor/ does not name the users view and processor:\n%.1000s", page)
 	}
 }
 
