@@ -22,8 +22,9 @@ e2e:
 build:
 	$(GO) build -o bin/streamhub ./cmd/streamhub
 
+# every stage against its raw medium, one table; rewrites README.md's Performance table.
 bench:
-	$(GO) run ./cmd/streamhub bench processor --records 1000000 --keys 100000
+	$(GO) run ./cmd/streamhub bench --readme README.md
 
 fuzz:
 	$(GO) test ./state -run '^$$' -fuzz FuzzParseRecord -fuzztime 60s

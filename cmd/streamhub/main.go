@@ -34,6 +34,7 @@ Commands:
   topology validate -c FILE   check a topology file; every problem with file:line
   topology print -c FILE      show the pipeline graph: sources → topics → tables → sinks
   topology apply -c FILE      create the missing topics (partitions, replication, compaction)
+  bench                every stage against the raw speed of its medium, one table (--json, --quick)
   bench processor      measure the processor against raw Kafka consumption (1M records)
   bench bridge         measure the bridge against raw transactional produce (200k records)
   bench collector      measure the event collector over loopback HTTP against raw Kafka produce (200k events)
