@@ -303,14 +303,16 @@ func Latency(ctx context.Context, o LatencyOptions) (LatencyResult, error) {
 func (o LatencyOptions) withDefaults() (LatencyOptions, error) {
 	for _, f := range []struct {
 		name string
-		v    int64
+		neg  bool
+		v    any
 	}{
-		{"Rate", int64(o.Rate)}, {"Duration", int64(o.Duration)}, {"Items", int64(o.Items)}, {"Shards", int64(o.Shards)},
-		{"PollInterval", int64(o.PollInterval)}, {"FlushTime", int64(o.FlushTime)}, {"ViewPoll", int64(o.ViewPoll)},
-		{"PostgresPoll", int64(o.PostgresPoll)}, {"Drain", int64(o.Drain)},
+		{"Rate", o.Rate < 0, o.Rate}, {"Items", o.Items < 0, o.Items}, {"Shards", o.Shards < 0, o.Shards},
+		{"Duration", o.Duration < 0, o.Duration}, {"PollInterval", o.PollInterval < 0, o.PollInterval},
+		{"FlushTime", o.FlushTime < 0, o.FlushTime}, {"ViewPoll", o.ViewPoll < 0, o.ViewPoll},
+		{"PostgresPoll", o.PostgresPoll < 0, o.PostgresPoll}, {"Drain", o.Drain < 0, o.Drain},
 	} {
-		if f.v < 0 {
-			return o, fmt.Errorf("bench: latency: %s must not be negative, got %d", f.name, f.v)
+		if f.neg {
+			return o, fmt.Errorf("bench: latency: %s must not be negative, got %v", f.name, f.v)
 		}
 	}
 	if o.Rate > 100_000 {
