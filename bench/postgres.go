@@ -38,6 +38,32 @@ func PostgresDSN() string {
 // PostgreSQL at all, so that a suite can skip the stage instead of failing.
 var ErrPostgresUnreachable = errors.New("PostgreSQL is not reachable")
 
+// connectPostgres connects and pings within 5 s; failing that, the error wraps
+// ErrPostgresUnreachable.
+func connectPostgres(ctx context.Context, dsn string) (*pgxpool.Pool, error) {
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	pool, err := pgxpool.New(pctx, dsn)
+	if err == nil {
+		if err = pool.Ping(pctx); err != nil {
+			pool.Close()
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w: %v", ErrPostgresUnreachable, err)
+	}
+	return pool, nil
+}
+
+// postgresReachable is nil when dsn reaches a PostgreSQL.
+func postgresReachable(ctx context.Context, dsn string) error {
+	pool, err := connectPostgres(ctx, dsn)
+	if err == nil {
+		pool.Close()
+	}
+	return err
+}
+
 // PostgresOptions shape the PostgreSQL sink benchmark.
 type PostgresOptions struct {
 	// DSN of the PostgreSQL to use; default PostgresDSN(). The benchmark works in a
@@ -141,17 +167,9 @@ func Postgres(ctx context.Context, o PostgresOptions) (res PostgresResult, err e
 	}
 	res = PostgresResult{Batch: o.Batch, Preload: o.Preload, Iterations: o.Iterations, RowByRow: o.RowByRow}
 
-	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	pool, err := pgxpool.New(pctx, o.DSN)
-	if err == nil {
-		err = pool.Ping(pctx)
-		if err != nil {
-			pool.Close()
-		}
-	}
-	cancel()
+	pool, err := connectPostgres(ctx, o.DSN)
 	if err != nil {
-		return res, fmt.Errorf("bench: %w: %v", ErrPostgresUnreachable, err)
+		return res, err
 	}
 	defer pool.Close()
 	schema := fmt.Sprintf("streamhub_bench_%016x", rand.Uint64())

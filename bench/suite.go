@@ -50,6 +50,10 @@ var suiteStages = []SuiteStage{
 	{StagePostgres, "the PostgreSQL sink flushing batches of 10k into state tables of 100k rows: new keys (the direct COPY) and " +
 		"a mix of ⅓ updates, ⅓ deletes, ⅓ new keys (the staged upsert), and the row-by-row INSERT … ON CONFLICT baseline; " +
 		"medium: raw COPY of the same rows into a plain table. Needs --postgres; skipped when it is not reachable.", suitePostgres},
+	{StageLatency, "end to end: DynamoDB writes at a steady rate (500/s for 20 s over 2000 items) into ddbtest, through the bridge, " +
+		"the processor, the view API and the PostgreSQL sink, all in this process; p50/p99/max from each write to its " +
+		"visibility in the view API and in PostgreSQL. No raw medium: the rate is the load the latencies were taken under. " +
+		"Without PostgreSQL only the view is measured.", suiteLatency},
 }
 
 // SuiteOptions shape a run of the suite.

@@ -122,7 +122,7 @@ func TestWriteMarkdown(t *testing.T) {
 		"| stage | rate | raw medium | raw rate | ratio | p99 latency | notes |",
 		"| --- | --- | --- | --- | --- | --- | --- |",
 		`| lake: a \| b | 1.5 k records/s | raw | 3 M records/s | 0.001 | 12.5 ms per flush |  |`,
-		"| latency: write → view | 100 writes/s | — | — | — | write → view: p50 3.00 ms · p99 150 ms · max 2000 ms |  |",
+		"| latency: write → view | 100 writes/s | — | — | — | p50 3.00 ms · p99 150 ms · max 2000 ms |  |",
 		"| postgres | — | — | — | — | — | skipped: no PostgreSQL |",
 		"| bridge | — | — | — | — | — | FAILED: boom |",
 	}

@@ -12,7 +12,7 @@ import (
 	"github.com/streamhub/streamhub/topology"
 )
 
-const benchHelp = `Usage: streamhub bench [all|processor|bridge|collector|lake|postgres] [flags]
+const benchHelp = `Usage: streamhub bench [all|processor|bridge|collector|lake|postgres|latency] [flags]
 
 With no stage (or "all"), every stage runs in sequence, each against the raw speed of its
 medium measured in the same run, and one table is printed on stdout: stage, rate, raw medium
@@ -28,7 +28,7 @@ stderr. Only the ratios travel between machines; these machines are noisy.
 
 Stages:
 %s
-"streamhub bench lake" and "streamhub bench postgres" are --stages lake / postgres.
+"streamhub bench lake|postgres|latency" is "streamhub bench --stages lake" and so on.
 "streamhub bench processor|bridge|collector" run one benchmark on its own with its own
 flags and report (-h on each):
 
@@ -54,7 +54,7 @@ and a collector in this process; with --url it loads a running collector, whose 
 func benchUsage() string {
 	var b strings.Builder
 	for _, st := range bench.SuiteStages() {
-		fmt.Fprintf(&b, "  %-10s %s\n", st.Name, wrap(st.Help, 78, "             "))
+		fmt.Fprintf(&b, "  %-10s %s\n", st.Name, wrap(st.Help, 90, "             "))
 	}
 	return fmt.Sprintf(benchHelp, b.String())
 }

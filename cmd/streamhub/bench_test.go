@@ -101,7 +101,7 @@ func TestBenchCommandLine(t *testing.T) {
 		stdout, stderr []string
 	}{
 		{"help explains every stage and its medium", []string{"bench", "-h"}, 0, nil,
-			[]string{"Usage: streamhub bench", "processor", "bridge", "collector", "lake", "postgres", "medium", "--quick", "--json", "--markdown", "--readme", "--postgres", "bench:begin"}},
+			[]string{"Usage: streamhub bench", "processor", "bridge", "collector", "lake", "postgres", "latency", "p50/p99/max", "medium", "--quick", "--json", "--markdown", "--readme", "--postgres", "bench:begin"}},
 		{"help of a single benchmark", []string{"bench", "bridge", "-h"}, 0, nil, []string{"-records", "-shards"}},
 		{"an unknown stage", []string{"bench", "--stages", "lake,nope"}, 1, nil, []string{`stage "nope" is not one of processor, bridge`}},
 		{"an unknown argument", []string{"bench", "nope"}, 2, nil, []string{`unexpected argument "nope"`}},
