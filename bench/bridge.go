@@ -49,6 +49,8 @@ type BridgeResult struct {
 	// CPUPerRecord is the process's CPU (the ddbtest server and broker included) per
 	// record during the bridge phase.
 	CPUPerRecord time.Duration
+	// Committed is the bridge's own count of records committed to Kafka when it stopped.
+	Committed int64
 }
 
 // Ratio is the bridge's speed as a fraction of raw transactional produce.
@@ -155,6 +157,7 @@ bridge: {leases: 8, discovery_interval: 1s}
 	res.BridgePerSec, err = runUntil(ctx, br.Run, func() int64 { return br.Status().Records }, int64(o.Records))
 	res.BridgeTotal = time.Since(start)
 	res.CPUPerRecord = (cpuTime() - cpu0) / time.Duration(o.Records)
+	res.Committed = br.Status().Records
 	return res, err
 }
 

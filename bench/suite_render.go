@@ -20,6 +20,8 @@ func fmtRate(v float64, unit string) string {
 	switch {
 	case v <= 0:
 		return "—"
+	case v >= 1e9:
+		return fmt.Sprintf("%.0f M %s", v/1e6, unit)
 	case v >= 1e6:
 		return fmt.Sprintf("%.3g M %s", v/1e6, unit)
 	case v >= 1e3:
