@@ -11,7 +11,9 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -63,6 +65,7 @@ type soakComponent struct {
 	activity string // metric name prefix that shows the component working
 	proc     *cliProcess
 	starts   int
+	logs     []string // the log file of every run
 }
 
 func (c *soakComponent) start(t *testing.T, bin string) {
@@ -70,6 +73,60 @@ func (c *soakComponent) start(t *testing.T, bin string) {
 	c.starts++
 	c.proc = startCLIEnv(t, bin, fmt.Sprintf("%s-%d", c.name, c.starts), c.env, c.args...)
 	c.proc.ops = c.ops
+	c.logs = append(c.logs, c.proc.log)
+}
+
+// scanLogs reads every run's log: a panic or DATA LOSS fails the test; errors and warnings
+// are counted by message, for the summary.
+func scanLogs(t *testing.T, cs []*soakComponent) string {
+	t.Helper()
+	counts := map[string]int{}
+	for _, c := range cs {
+		for _, path := range c.logs {
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Error(err)
+				continue
+			}
+			for _, line := range strings.Split(string(b), "\n") {
+				switch {
+				case strings.HasPrefix(line, "panic:") || strings.Contains(line, "DATA LOSS") || strings.Contains(line, "DATA RACE"):
+					t.Errorf("%s (%s): %s", c.name, path, line)
+				case strings.Contains(line, "level=ERROR") || strings.Contains(line, "level=WARN"):
+					level, msg := "WARN", logField(line, "msg")
+					if strings.Contains(line, "level=ERROR") {
+						level = "ERROR"
+					}
+					counts[fmt.Sprintf("%s %s: %s", c.name, level, msg)]++
+				}
+			}
+		}
+	}
+	var out []string
+	for k, n := range counts {
+		out = append(out, fmt.Sprintf("%s ×%d", k, n))
+	}
+	sort.Strings(out)
+	return strings.Join(out, "\n            ")
+}
+
+// logField is one key=value of a slog text line (quoted or not).
+func logField(line, key string) string {
+	i := strings.Index(line, " "+key+"=")
+	if i < 0 {
+		return ""
+	}
+	v := line[i+len(key)+2:]
+	if strings.HasPrefix(v, `"`) {
+		if s, err := strconv.QuotedPrefix(v); err == nil {
+			u, _ := strconv.Unquote(s)
+			return u
+		}
+	}
+	if j := strings.IndexByte(v, ' '); j >= 0 {
+		v = v[:j]
+	}
+	return v
 }
 
 // work is what the component has done so far by its metrics (-1: not answering).
