@@ -84,9 +84,12 @@ type SuiteResult struct {
 	CPUs     int    `json:"cpus"`
 	// LoadAverage is the machine's 1-minute load average when the run started (Linux): a
 	// figure taken under load is a different figure.
-	LoadAverage float64    `json:"load_average"`
-	Seconds     float64    `json:"seconds"`
-	Rows        []SuiteRow `json:"rows"`
+	LoadAverage float64 `json:"load_average"`
+	// LoadAverageEnd is the same when the run ended; the run itself adds up to the number
+	// of CPUs, so more than that means other work shared the machine.
+	LoadAverageEnd float64    `json:"load_average_end,omitempty"`
+	Seconds        float64    `json:"seconds"`
+	Rows           []SuiteRow `json:"rows"`
 }
 
 // Failed reports whether a stage failed (a skipped stage did not).
@@ -203,12 +206,13 @@ func Suite(ctx context.Context, o SuiteOptions) (SuiteResult, error) {
 			}
 		}
 		res.Rows = append(res.Rows, rows...)
-		fmt.Fprintf(o.Progress, "%s: %.1f s\n", st.Name, time.Since(t).Seconds())
+		fmt.Fprintf(o.Progress, "%s: %.1f s, load average %.2f\n", st.Name, time.Since(t).Seconds(), loadAverage())
 		if ctx.Err() != nil {
 			break
 		}
 	}
 	res.Seconds = time.Since(start).Seconds()
+	res.LoadAverageEnd = loadAverage()
 	return res, ctx.Err()
 }
 

@@ -111,8 +111,17 @@ func (r SuiteResult) header() string {
 	if r.Quick {
 		size = "--quick sizes (start-up dominates; not figures to quote)"
 	}
-	return fmt.Sprintf("%s, %s, %s, %d CPUs, load average %.2f at the start, %.0f s, %s",
-		r.Date.Format("2006-01-02 15:04 UTC"), r.Go, r.Platform, r.CPUs, r.LoadAverage, r.Seconds, size)
+	return fmt.Sprintf("%s, %s, %s, %d CPUs, %s, %.0f s, %s",
+		r.Date.Format("2006-01-02 15:04 UTC"), r.Go, r.Platform, r.CPUs, r.load(), r.Seconds, size)
+}
+
+// load is the load averages of the run: "load average 0.40 at the start, 2.10 at the end".
+func (r SuiteResult) load() string {
+	s := fmt.Sprintf("load average %.2f at the start", r.LoadAverage)
+	if r.LoadAverageEnd > 0 {
+		s += fmt.Sprintf(", %.2f at the end", r.LoadAverageEnd)
+	}
+	return s
 }
 
 // WriteText writes the result as an aligned table for a terminal.
@@ -164,8 +173,8 @@ func (r SuiteResult) WriteMarkdown(w io.Writer) error {
 // then the table.
 func (r SuiteResult) ReadmeSection() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "`%s` on %s (%s, %d CPUs, load average %.2f at the start; %.0f s in all):\n\n",
-		r.Command, r.Date.Format("2006-01-02"), r.Platform, r.CPUs, r.LoadAverage, r.Seconds)
+	fmt.Fprintf(&b, "`%s` on %s (%s, %d CPUs, %s; %.0f s in all):\n\n",
+		r.Command, r.Date.Format("2006-01-02"), r.Platform, r.CPUs, r.load(), r.Seconds)
 	r.WriteMarkdown(&b)
 	return b.String()
 }
