@@ -46,8 +46,9 @@ func newSoakTail(t *testing.T, conn *kafka.Conn, topics ...string) *soakTail {
 	return &soakTail{cl: cl}
 }
 
-// drain reads until a poll brings nothing for quiet.
+// drain reads until a poll brings nothing for quiet; errs are this drain's fetch errors.
 func (s *soakTail) drain(quiet time.Duration) {
+	s.errs = nil
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), quiet)
 		fs := s.cl.PollFetches(ctx)
