@@ -54,11 +54,10 @@ var (
 // hold every stream record and every accepted event exactly once, and the DLQ holds
 // exactly the invalid ones. -soak.duration makes it a long soak (the faults repeat).
 func TestSoak(t *testing.T) {
-	if need := *soakDuration + 4*time.Minute + *soakDuration/5; true {
-		if d, ok := t.Deadline(); ok && time.Until(d) < need {
-			t.Fatalf("-soak.duration %s needs about %s before the test deadline: run with -timeout %s",
-				*soakDuration, need.Round(time.Minute), (need + 5*time.Minute).Round(time.Minute))
-		}
+	need := *soakDuration + 4*time.Minute + *soakDuration/5
+	if d, ok := t.Deadline(); ok && time.Until(d) < need {
+		t.Fatalf("-soak.duration %s needs about %s before the test deadline: run with -timeout %s",
+			*soakDuration, need.Round(time.Minute), (need + 5*time.Minute).Round(time.Minute))
 	}
 	bin := streamhubBinary(t)
 	dsn, db := pgConn(t)
