@@ -62,11 +62,21 @@ func OffsetsDDL(target, schema string) []string {
 }
 
 // StageDDL creates the stage table of one flush: a temporary table with the stage
-// columns (StageColumns) typed for the target. On PostgreSQL it is dropped at commit.
+// columns (StageColumns) typed for the target. On PostgreSQL it is dropped at commit,
+// and its key column is plain text, of the database's default collation: compared with a
+// target's key it then takes the target's collation (a column's own collation wins over
+// the default), so the upsert looks keys up in the target's primary key both in tables
+// whose key is COLLATE "C" (TypeKey) and in tables created before it was. A stage key of
+// "C" would make the comparisons against an older table's key bytewise, which its
+// primary key index cannot answer.
 func StageDDL(target string, t Table, stage string) string {
 	var cols []string
 	for _, c := range t.StageColumns() {
-		cols = append(cols, Quote(c.Name)+" "+mustType(target, c.Type))
+		typ := mustType(target, c.Type)
+		if target == Postgres && c.Type == TypeKey {
+			typ = mustType(target, TypeText)
+		}
+		cols = append(cols, Quote(c.Name)+" "+typ)
 	}
 	s := fmt.Sprintf("CREATE TEMP TABLE %s (%s)", Quote(stage), strings.Join(cols, ", "))
 	if target == Postgres {

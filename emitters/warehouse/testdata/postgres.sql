@@ -2,7 +2,7 @@
 CREATE TABLE IF NOT EXISTS "analytics"."user_profiles" (
   "userid" text,
   "sk" text,
-  "key" text NOT NULL,
+  "key" text COLLATE "C" NOT NULL,
   "doc" jsonb,
   "deleted_at" timestamptz,
   "version_key" text COLLATE "C" NOT NULL,
