@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -72,6 +73,12 @@ type Sink struct {
 	staging map[string]bool
 	// direct and stagedN count the flushes loaded by each path.
 	direct, stagedN atomic.Int64
+
+	// merges are the MERGE upserts of the state tables, by topic (merge.go).
+	merges map[string]mergeSQL
+	// portable makes the staged flush of state tables run the portable upsert instead
+	// (tests hold a sink to it; a connection with track_counts off takes it anyway).
+	portable bool
 }
 
 var _ emitters.OffsetKeeper = (*Sink)(nil)
@@ -93,7 +100,7 @@ func New(ctx context.Context, opts Options) (*Sink, error) {
 	}
 	s := &Sink{
 		opts: opts, log: opts.Logger.With("sink", opts.Name),
-		tables: map[string]warehouse.Table{}, staging: map[string]bool{},
+		tables: map[string]warehouse.Table{}, staging: map[string]bool{}, merges: map[string]mergeSQL{},
 		metrics: warehouse.NewMetrics(opts.Registry),
 		offsets: warehouse.Qualified(opts.Schema, warehouse.OffsetsTable),
 	}
@@ -103,6 +110,7 @@ func New(ctx context.Context, opts Options) (*Sink, error) {
 			return nil, fmt.Errorf("postgres: topic %s is fed to two tables", wt.Topic)
 		}
 		s.tables[wt.Topic] = wt
+		s.merges[wt.Topic] = upsertMerge(wt, stageName)
 	}
 	for _, topic := range opts.Topics {
 		if _, dup := s.tables[topic]; dup {
@@ -204,13 +212,14 @@ func (s *Sink) flush(ctx context.Context, b *emitters.Batch) ([]emitters.Reject,
 	if err != nil {
 		return nil, fmt.Errorf("postgres: begin: %w", err)
 	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
+	defer func() { tx.Rollback(context.WithoutCancel(ctx)) }() // the last transaction begun
 
 	counts := map[string]int64{}
 	var prep warehouse.Prepared
-	loaded := false
+	loaded, tried := false, false
 	if s.tryDirect(t, false) && (t.Kind != warehouse.KindState || t.Deletes != topology.DeletesHard) && distinctKeys(t, b.Records) {
 		// Every row is its key's newest: convert the records while the COPY runs.
+		tried = true
 		if prep, loaded, err = s.streamDirect(ctx, tx, t, b.Records, counts, step, after); err != nil {
 			return nil, err
 		}
@@ -219,9 +228,22 @@ func (s *Sink) flush(ctx context.Context, b *emitters.Batch) ([]emitters.Reject,
 		prep = s.prepare(t, b.Records)
 		step(warehouse.StepPrepare, start)
 		if len(prep.Rows) > 0 && s.tryDirect(t, prep.Deleted) {
+			tried = true
 			if loaded, err = s.copyDirect(ctx, tx, t, slices.Values(prep.Rows), counts, step, after); err != nil {
 				return nil, err
 			}
+		}
+	}
+	if tried && !loaded {
+		// The direct COPY met a present row, which aborted the transaction. It held
+		// nothing else (the COPY is its first statement), so the staged path starts a new
+		// one. That costs the rare flush that falls back a round trip, where a savepoint
+		// before the COPY cost every direct flush one.
+		if err := tx.Rollback(ctx); err != nil {
+			return nil, fmt.Errorf("postgres: rollback of the direct copy: %w", err)
+		}
+		if tx, err = s.pool.Begin(ctx); err != nil {
+			return nil, fmt.Errorf("postgres: begin: %w", err)
 		}
 	}
 	rows, rejects, accepted, bytes := prep.Rows, prep.Rejects, prep.Accepted, prep.Bytes
@@ -286,6 +308,9 @@ func (s *Sink) staged(ctx context.Context, tx pgx.Tx, t warehouse.Table, rows []
 	}
 
 	start = time.Now()
+	if t.Kind == warehouse.KindState {
+		sortByKey(t, rows)
+	}
 	n, err := tx.CopyFrom(ctx, pgx.Identifier{stageName}, t.StageColumnNames(), copySource(rows))
 	if err != nil {
 		return fmt.Errorf("postgres: copy into stage of %s: %w", t.Name, err)
@@ -299,9 +324,19 @@ func (s *Sink) staged(ctx context.Context, tx pgx.Tx, t warehouse.Table, rows []
 	}
 
 	start = time.Now()
-	steps := warehouse.AppendSteps(warehouse.Postgres, t, stageName)
-	if t.Kind == warehouse.KindState {
+	merged := false
+	if t.Kind == warehouse.KindState && !s.portable {
+		if merged, err = mergeState(ctx, tx, t, s.merges[t.Topic], live, deleted, counts); err != nil {
+			return err
+		}
+	}
+	var steps []warehouse.Step
+	switch {
+	case merged:
+	case t.Kind == warehouse.KindState:
 		steps = warehouse.UpsertSteps(warehouse.Postgres, t, stageName)
+	default:
+		steps = warehouse.AppendSteps(warehouse.Postgres, t, stageName)
 	}
 	for _, st := range steps {
 		if st.Reads == warehouse.ReadsLive && !live || st.Reads == warehouse.ReadsDeleted && !deleted {
@@ -331,6 +366,16 @@ func (s *Sink) staged(ctx context.Context, tx pgx.Tx, t warehouse.Table, rows []
 // the batch (BenchmarkFlush; TestExplainFlush prints the plans). The stage holds one
 // flush (about 10,000 rows), the lookups are bounded by it.
 const joinSettings = "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off; "
+
+// sortByKey orders a state table's stage rows by key, bytewise: the upsert then looks
+// the keys up in the target's primary key in its own order (COLLATE "C"), each lookup
+// next to the last one in the index, instead of all over it.
+func sortByKey(t warehouse.Table, rows []warehouse.Row) {
+	ki := t.StageIndex(warehouse.ColKey)
+	slices.SortFunc(rows, func(a, b warehouse.Row) int {
+		return strings.Compare(a.Values[ki].(string), b.Values[ki].(string))
+	})
+}
 
 // copySource feeds stage rows to CopyFrom.
 func copySource(rows []warehouse.Row) pgx.CopyFromSource {

@@ -121,14 +121,31 @@ func genChanges(r *rand.Rand, keys, versions int, withAttr bool) []change {
 
 // TestModel flushes random changes — inserts, updates, deletes, re-creates, duplicates,
 // out-of-order delivery across batches, redone batches — and compares the table with a
-// model, row by row, for soft and hard deletes.
+// model, row by row, for soft and hard deletes; with the sink's MERGE upsert and with the
+// portable one (merge.go), and into a table created before its key was COLLATE "C".
 func TestModel(t *testing.T) {
+	type variant struct {
+		name             string
+		seed             uint64
+		portable, legacy bool
+	}
+	var variants []variant
+	for seed := range uint64(3) {
+		variants = append(variants, variant{name: fmt.Sprint(seed), seed: seed})
+	}
+	variants = append(variants, variant{"portable/0", 0, true, false}, variant{"portable/1", 1, true, false},
+		variant{"legacy-key/0", 0, false, true}, variant{"legacy-key-portable/1", 1, true, true})
 	for _, deletes := range []string{topology.DeletesSoft, topology.DeletesHard} {
-		for seed := range uint64(3) {
-			t.Run(fmt.Sprintf("%s/%d", deletes, seed), func(t *testing.T) {
+		for _, vr := range variants {
+			seed := vr.seed
+			t.Run(deletes+"/"+vr.name, func(t *testing.T) {
 				t.Parallel()
 				pool, schema := testDB(t)
+				if vr.legacy {
+					createLegacyTable(t, pool, schema, itemsTable, deletes)
+				}
 				s := newSink(t, Options{Schema: schema, Deletes: deletes, Tables: []topology.Table{itemsTable}})
+				s.portable = vr.portable
 				topic := itemsTable.TableTopic()
 				r := rand.New(rand.NewPCG(seed, 99))
 				changes := genChanges(r, 40, 6, seed%2 == 1)
