@@ -38,7 +38,9 @@ const (
 //   - insert: the sink's flush of benchBatch new keys (the direct COPY, direct.go);
 //   - mix: the sink's flush of a third updates of existing rows, a third deletes of
 //     existing rows, a third new keys, into a second state table holding the same
-//     preloaded rows (the staged upsert);
+//     preloaded rows (the staged upsert: MERGE, merge.go);
+//   - mix_portable: the same flush into a third such table by a sink held to the
+//     portable upsert (warehouse.UpsertSteps), which Redshift and Snowflake run;
 //   - rowbyrow: what an application without the sink does, on benchRowByRow rows of the
 //     same mix against a copy of the preloaded table: one INSERT … ON CONFLICT (key) DO
 //     UPDATE … WHERE excluded.version_key > version_key per row, each its own transaction
@@ -55,7 +57,11 @@ func BenchmarkFlush(b *testing.B) {
 	mixedTable := itemsTable
 	mixedTable.Name, mixedTable.Group = "mixed", "dev.mixed.state"
 	s := newSink(b, Options{Schema: schema, Tables: []topology.Table{itemsTable, mixedTable}, Registry: reg})
-	topic, mixedTopic := itemsTable.TableTopic(), mixedTable.TableTopic()
+	portableTable := itemsTable
+	portableTable.Name, portableTable.Group = "mixed_portable", "dev.mixed_portable.state"
+	sp := newSink(b, Options{Name: "portable", Schema: schema, Tables: []topology.Table{portableTable}})
+	sp.portable = true
+	topic, mixedTopic, portableTopic := itemsTable.TableTopic(), mixedTable.TableTopic(), portableTable.TableTopic()
 	ctx := context.Background()
 	tbl, _ := s.Table(topic)
 
@@ -111,9 +117,11 @@ func BenchmarkFlush(b *testing.B) {
 	for _, q := range []string{
 		fmt.Sprintf("INSERT INTO %s.rowbyrow SELECT * FROM %s.items", schema, schema),
 		fmt.Sprintf("INSERT INTO %s.mixed SELECT * FROM %s.items", schema, schema),
+		fmt.Sprintf("INSERT INTO %s.mixed_portable SELECT * FROM %s.items", schema, schema),
 		fmt.Sprintf("INSERT INTO %s.raw_keyed SELECT * FROM %s.items", schema, schema),
 		fmt.Sprintf("VACUUM ANALYZE %s.items", schema),
 		fmt.Sprintf("VACUUM ANALYZE %s.mixed", schema),
+		fmt.Sprintf("VACUUM ANALYZE %s.mixed_portable", schema),
 		fmt.Sprintf("VACUUM ANALYZE %s.rowbyrow", schema),
 		fmt.Sprintf("VACUUM ANALYZE %s.raw_keyed", schema),
 	} {
@@ -215,7 +223,7 @@ func BenchmarkFlush(b *testing.B) {
 	}
 
 	r := rand.New(rand.NewPCG(1, 2))
-	var tCopy, tKeyed, tInsert, tMix, tRow, tRowTx time.Duration
+	var tCopy, tKeyed, tInsert, tMix, tPortable, tRow, tRowTx time.Duration
 	var nRow, nRowTx int
 	b.ResetTimer()
 	for it := range b.N {
@@ -233,6 +241,7 @@ func BenchmarkFlush(b *testing.B) {
 			}
 		}
 		mixRecs := records(mixedTopic, mix, seq, func(i int) bool { return i%3 == 1 })
+		portableRecs := records(portableTopic, mix, seq, func(i int) bool { return i%3 == 1 })
 
 		tCopy += rawCopy(recs) + rawCopy(mixRecs)
 		tKeyed += keyedCopy(recs)
@@ -248,6 +257,10 @@ func BenchmarkFlush(b *testing.B) {
 		mustFlush(b, s, batch(mixedTopic, 0, mixRecs...))
 		tMix += time.Since(start)
 		addSteps(stepMix, before)
+
+		start = time.Now()
+		mustFlush(b, sp, batch(portableTopic, 0, portableRecs...))
+		tPortable += time.Since(start)
 
 		mixRows, _ := warehouse.Rows(tbl, mixRecs, time.Now())
 		tRow += rowByRow(mixRows[:benchRowByRow], false)
@@ -266,6 +279,9 @@ func BenchmarkFlush(b *testing.B) {
 	b.ReportMetric(insertRate/keyedRate, "insert/copy_keyed")
 	b.ReportMetric(insertRate, "insert_rows/s")
 	b.ReportMetric(mixRate, "mix_rows/s")
+	portableRate := rate(benchBatch*b.N, tPortable)
+	b.ReportMetric(portableRate, "mix_portable_rows/s")
+	b.ReportMetric(mixRate/portableRate, "mix/mix_portable")
 	b.ReportMetric(rowRate, "rowbyrow_rows/s")
 	b.ReportMetric(rowTxRate, "rowbyrow_tx_rows/s")
 	b.ReportMetric(insertRate/copyRate, "insert/copy")
