@@ -163,6 +163,23 @@ func CompareKeys(a, b string) int {
 	return cmpInt(len(ea), len(eb))
 }
 
+// AppendKeyText is DecodeKey for readers that want every value as text: it appends to
+// dst, in order, each value's text — a string's decoded content (B as base64), a
+// number's JSON text, which is string(json.Number) of DecodeKey — and fails as DecodeKey
+// does. Values without escapes are substrings of key, so it allocates only for escaped
+// strings (and when dst must grow); a warehouse converts a batch's keys with it.
+func AppendKeyText(dst []string, key string) ([]string, error) {
+	var buf [4]keyElem
+	elems, ok := splitKey(key, buf[:0])
+	if !ok {
+		return dst, fmt.Errorf("state: %s is not an item key", quote(key))
+	}
+	for i := range elems {
+		dst = append(dst, elems[i].text())
+	}
+	return dst, nil
+}
+
 // keyElem is one value of an item key: a number token, or a string's content still
 // escaped.
 type keyElem struct {

@@ -2,6 +2,7 @@ package state
 
 import (
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"reflect"
 	"slices"
@@ -191,6 +192,27 @@ func TestDecodeKey(t *testing.T) {
 	for _, bad := range []string{``, `[]`, `["a"`, `["a",]`, `[01]`, `[true]`, `{"a":1}`, `["a"]x`, `["\x"]`, `[1.]`} {
 		if v, err := DecodeKey(bad); err == nil {
 			t.Errorf("DecodeKey(%s) = %v, want an error", bad, v)
+		}
+	}
+}
+
+// TestAppendKeyText: the text of DecodeKey's values (numbers as their JSON text),
+// appended after what dst holds, and DecodeKey's errors.
+func TestAppendKeyText(t *testing.T) {
+	for _, key := range []string{`["user#1",-42.5,"a\"b"]`, `[1]`, ` [ "sp" , 1e3 ] `, `["\u00e9\ud83d\ude00","a","b","c","d"]`,
+		``, `[]`, `["a"`, `["a",]`, `[01]`, `[true]`, `{"a":1}`, `["a"]x`, `["\x"]`, `[1.]`} {
+		vals, decErr := DecodeKey(key)
+		got, err := AppendKeyText([]string{"before"}, key)
+		if fmt.Sprint(err) != fmt.Sprint(decErr) {
+			t.Errorf("AppendKeyText(%s): error %v, DecodeKey's %v", key, err, decErr)
+			continue
+		}
+		want := []string{"before"}
+		for _, v := range vals {
+			want = append(want, fmt.Sprint(v))
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("AppendKeyText(%s) = %q, want %q", key, got, want)
 		}
 	}
 }

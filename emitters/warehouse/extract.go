@@ -3,7 +3,7 @@ package warehouse
 import (
 	"bytes"
 	"encoding/json"
-	"strings"
+	"fmt"
 	"unicode/utf8"
 )
 
@@ -14,20 +14,92 @@ func isObject(doc []byte) bool {
 	return i < len(doc) && doc[i] == '{' && json.Valid(doc)
 }
 
-// extractRaw is Extract on an item not yet decoded: it reads the dotted path from the
-// JSON object doc (valid JSON: isObject) by skipping over every value it does not need,
-// and decodes only the value found. The result is Extract's on the decoded item,
-// duplicate names included (the last one counts, as when decoding into a map).
-func extractRaw(doc []byte, path, typ string) (any, error) {
-	cur := doc
-	for rest := path; ; {
-		seg := rest
-		dot := strings.IndexByte(rest, '.')
-		if dot >= 0 {
-			seg = rest[:dot]
+// project appends the projected columns' values of an item to row: all NULL for a
+// tombstone (live false). A JSON object is read as it is, in one pass over its members
+// for all columns (see rawValue); anything else is decoded as the whole item, and is
+// then a bad value unless it decodes as an object or null.
+func (c *converter) project(row []any, live bool, item []byte) ([]any, string, error) {
+	if live && isObject(item) {
+		c.members(item)
+		for j, col := range c.t.Projected {
+			val, err := c.column(j, col.Source)
+			if err != nil {
+				return nil, ReasonBadColumn, fmt.Errorf("column %s (path %s): %w", col.Name, col.Path, err)
+			}
+			row = append(row, val)
 		}
-		i := skipSpace(cur, 0)
-		if cur[i] != '{' {
+		return row, "", nil
+	}
+	var obj map[string]any
+	if live {
+		dec := json.NewDecoder(bytes.NewReader(item))
+		dec.UseNumber()
+		if err := dec.Decode(&obj); err != nil {
+			return nil, ReasonBadValue, fmt.Errorf("item is not a JSON object: %w", err)
+		}
+	}
+	for _, col := range c.t.Projected {
+		if obj == nil {
+			row = append(row, nil)
+			continue
+		}
+		val, err := Extract(obj, col.Path, col.Source)
+		if err != nil {
+			return nil, ReasonBadColumn, fmt.Errorf("column %s (path %s): %w", col.Name, col.Path, err)
+		}
+		row = append(row, val)
+	}
+	return row, "", nil
+}
+
+// members sets c.found[j] to the value of the last member of the object doc (valid
+// JSON) named as projected column j's first path segment, nil when there is none.
+func (c *converter) members(doc []byte) {
+	clear(c.found)
+	i := skipSpace(doc, 0) + 1 // past '{'
+	for {
+		i = skipSpace(doc, i)
+		if doc[i] == '}' {
+			return
+		}
+		if doc[i] == ',' {
+			i = skipSpace(doc, i+1)
+		}
+		kEnd := skipString(doc, i)
+		quoted := doc[i:kEnd]
+		i = skipSpace(doc, kEnd)
+		i = skipSpace(doc, i+1) // past ':'
+		vEnd := skipValue(doc, i)
+		in := quoted[1 : len(quoted)-1]
+		if isPlain(in) {
+			for j, p := range c.paths {
+				if string(in) == p[0] {
+					c.found[j] = doc[i:vEnd]
+				}
+			}
+		} else {
+			var name string
+			if json.Unmarshal(quoted, &name) == nil {
+				for j, p := range c.paths {
+					if name == p[0] {
+						c.found[j] = doc[i:vEnd]
+					}
+				}
+			}
+		}
+		i = vEnd
+	}
+}
+
+// column reads projected column j from the value members found for its first path
+// segment, as Extract does on the decoded item.
+func (c *converter) column(j int, typ string) (any, error) {
+	cur := c.found[j]
+	if cur == nil {
+		return nil, nil
+	}
+	for _, seg := range c.paths[j][1:] {
+		if cur[0] != '{' {
 			return nil, nil // not an object: the path is missing
 		}
 		v, ok := member(cur, seg)
@@ -35,11 +107,14 @@ func extractRaw(doc []byte, path, typ string) (any, error) {
 			return nil, nil
 		}
 		cur = v
-		if dot < 0 {
-			break
-		}
-		rest = rest[dot+1:]
 	}
+	return rawValue(cur, typ)
+}
+
+// rawValue converts the JSON value cur (valid, without surrounding white space) to a
+// projected column's value: convert of the decoded value. Strings and numbers are read
+// in place.
+func rawValue(cur []byte, typ string) (any, error) {
 	var val any
 	switch c := cur[0]; {
 	case c == 'n':
@@ -47,8 +122,8 @@ func extractRaw(doc []byte, path, typ string) (any, error) {
 	case c == 't' || c == 'f':
 		val = c == 't'
 	case c == '"':
-		if s, ok := plainString(cur); ok {
-			val = s
+		if in := cur[1 : len(cur)-1]; isPlain(in) {
+			val = shared(in)
 			break
 		}
 		var s string
@@ -63,7 +138,7 @@ func extractRaw(doc []byte, path, typ string) (any, error) {
 			return nil, err
 		}
 	default:
-		val = json.Number(cur)
+		val = json.Number(shared(cur))
 	}
 	return convert(val, typ)
 }
@@ -94,30 +169,26 @@ func member(doc []byte, name string) (val []byte, found bool) {
 
 // keyIs compares a quoted JSON string with a name, as decoding it would.
 func keyIs(quoted []byte, name string) bool {
-	if s, ok := plainString(quoted); ok {
-		return s == name
+	if in := quoted[1 : len(quoted)-1]; isPlain(in) {
+		return string(in) == name
 	}
 	var s string
 	return json.Unmarshal(quoted, &s) == nil && s == name
 }
 
-// plainString returns the text of a quoted JSON string without escapes and of valid
-// UTF-8, which is the string decoding gives; ok is false for any other.
-func plainString(quoted []byte) (string, bool) {
-	in := quoted[1 : len(quoted)-1]
+// isPlain reports whether the content of a quoted JSON string is the string decoding
+// gives: no escapes, valid UTF-8.
+func isPlain(in []byte) bool {
 	ascii := true
 	for _, c := range in {
 		if c == '\\' {
-			return "", false
+			return false
 		}
 		if c >= utf8.RuneSelf {
 			ascii = false
 		}
 	}
-	if !ascii && !utf8.Valid(in) {
-		return "", false
-	}
-	return string(in), true
+	return ascii || utf8.Valid(in)
 }
 
 func skipSpace(b []byte, i int) int {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"testing"
+	"time"
 )
 
 var extractDocs = []string{
@@ -28,7 +29,15 @@ var extractPaths = []string{"a", "b", "c", "d", "e", "e.f", "e.g", "e.f.g", "h",
 
 var extractTypes = []string{"string", "int", "float", "bool", "timestamp", "json", ""}
 
-// TestExtractRaw compares extractRaw with decoding the item and Extract.
+// extractRaw reads one projected column from doc (isObject) as the converter does.
+func extractRaw(doc []byte, path, typ string) (any, error) {
+	c := newConverter(Table{Projected: []Column{{Path: path, Source: typ}}}, time.Time{}, 1)
+	c.members(doc)
+	return c.column(0, typ)
+}
+
+// TestExtractRaw compares the converter's reading of a projected column in place with
+// decoding the item and Extract.
 func TestExtractRaw(t *testing.T) {
 	for _, doc := range extractDocs {
 		for _, path := range extractPaths {

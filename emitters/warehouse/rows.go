@@ -1,7 +1,6 @@
 package warehouse
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -12,6 +11,7 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -87,6 +87,10 @@ const rowsPerWorker = 1024
 
 func rowsOf(t Table, recs []*kgo.Record, now time.Time) (rows []Row, rejects []emitters.Reject) {
 	rows = make([]Row, 0, len(recs))
+	var c *converter
+	if t.Kind == KindState {
+		c = newConverter(t, now, len(recs))
+	}
 	for _, r := range recs {
 		var row []any
 		var reason string
@@ -95,7 +99,7 @@ func rowsOf(t Table, recs []*kgo.Record, now time.Time) (rows []Row, rejects []e
 			if r.Value == nil {
 				continue
 			}
-			row, reason, err = stateRow(t, r, now)
+			row, reason, err = c.stateRow(r)
 		} else {
 			row = eventRow(r, now)
 		}
@@ -138,28 +142,70 @@ func Newest(t Table, rows []Row) (kept []Row, superseded int) {
 	return kept, superseded
 }
 
-func stateRow(t Table, r *kgo.Record, now time.Time) ([]any, string, error) {
+// converter turns the records of one batch of a state table into rows. It holds what
+// the records share, so a record costs few allocations: the rows' values are carved out
+// of one array, version keys written into one buffer, now boxed once.
+type converter struct {
+	t     Table
+	width int
+	now   any
+	// paths are the projected columns' paths split at the dots.
+	paths [][]string
+	// vals is where the next rows' values go; text where the next version keys go. Both
+	// only grow: a row or string handed out is never written again.
+	vals []any
+	text []byte
+	// Scratch of one record: the key's values, the projected columns' raw JSON.
+	parts []string
+	found [][]byte
+	// The last creation time boxed, for records of the same millisecond.
+	createdMs  int64
+	createdVal any
+}
+
+// Sizes of the converter's arrays: the values of at most convRows rows, convText bytes
+// of version keys (about 80 bytes each, plus the stream name).
+const (
+	convRows = 1024
+	convText = 32 << 10
+)
+
+func newConverter(t Table, now time.Time, n int) *converter {
+	c := &converter{t: t, width: len(t.KeyColumns) + len(t.Fixed) + len(t.Projected), now: now}
+	c.vals = make([]any, 0, c.width*min(n, convRows))
+	c.found = make([][]byte, len(t.Projected))
+	for _, col := range t.Projected {
+		c.paths = append(c.paths, strings.Split(col.Path, "."))
+	}
+	return c
+}
+
+// shared is b as a string without a copy. The records of a batch are not changed while
+// their rows are in use (the value is decoded with UnmarshalBinaryShared for the same
+// reason), so the strings of the rows may point into them.
+func shared(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+func (c *converter) stateRow(r *kgo.Record) ([]any, string, error) {
+	t := c.t
 	var v state.Value
-	// The record's value is not changed while its rows are in use: no copies.
 	if err := v.UnmarshalBinaryShared(r.Value); err != nil {
 		return nil, ReasonBadValue, err
 	}
-	key := string(r.Key)
-	parts, err := state.DecodeKey(key)
+	key := shared(r.Key)
+	parts, err := state.AppendKeyText(c.parts[:0], key)
+	c.parts = parts[:0]
 	if err != nil {
 		return nil, ReasonBadKey, err
 	}
 	if len(parts) != len(t.KeyColumns) {
 		return nil, ReasonBadKey, fmt.Errorf("item key %s has %d values, the table %d key attributes", key, len(parts), len(t.KeyColumns))
 	}
-	row := make([]any, 0, len(t.KeyColumns)+len(t.Fixed)+len(t.Projected))
+	if cap(c.vals)-len(c.vals) < c.width {
+		c.vals = make([]any, 0, c.width*convRows)
+	}
+	row := c.vals[len(c.vals) : len(c.vals) : len(c.vals)+c.width]
 	for _, p := range parts {
-		switch p := p.(type) {
-		case json.Number:
-			row = append(row, string(p))
-		default:
-			row = append(row, p)
-		}
+		row = append(row, p)
 	}
 	var doc any
 	if !v.Deleted && v.Item != nil {
@@ -167,43 +213,30 @@ func stateRow(t Table, r *kgo.Record, now time.Time) ([]any, string, error) {
 	}
 	var created any
 	if v.Version.CreatedAt != 0 || v.Version.Seq != "" {
-		created = v.Version.CreatedTime()
-	}
-	row = append(row, key, doc, v.Deleted, VersionKey(v.Version), v.Version.Seq, created, now)
-	if len(t.Projected) == 0 {
-		return row, "", nil
-	}
-	if doc != nil && isObject(v.Item) {
-		// The common case, without decoding the whole item: same results as below.
-		for _, c := range t.Projected {
-			val, err := extractRaw(v.Item, c.Path, c.Source)
-			if err != nil {
-				return nil, ReasonBadColumn, fmt.Errorf("column %s (path %s): %w", c.Name, c.Path, err)
-			}
-			row = append(row, val)
+		if c.createdVal == nil || c.createdMs != v.Version.CreatedAt {
+			c.createdMs, c.createdVal = v.Version.CreatedAt, v.Version.CreatedTime()
 		}
-		return row, "", nil
+		created = c.createdVal
 	}
-	var item map[string]any
-	if doc != nil {
-		dec := json.NewDecoder(bytes.NewReader(v.Item))
-		dec.UseNumber()
-		if err := dec.Decode(&item); err != nil {
-			return nil, ReasonBadValue, fmt.Errorf("item is not a JSON object: %w", err)
+	row = append(row, key, doc, v.Deleted, c.versionKey(v.Version), v.Version.Seq, created, c.now)
+	if len(t.Projected) > 0 {
+		var reason string
+		if row, reason, err = c.project(row, doc != nil, v.Item); err != nil {
+			return nil, reason, err
 		}
 	}
-	for _, c := range t.Projected {
-		if item == nil {
-			row = append(row, nil)
-			continue
-		}
-		val, err := Extract(item, c.Path, c.Source)
-		if err != nil {
-			return nil, ReasonBadColumn, fmt.Errorf("column %s (path %s): %w", c.Name, c.Path, err)
-		}
-		row = append(row, val)
-	}
+	c.vals = c.vals[:len(c.vals)+c.width]
 	return row, "", nil
+}
+
+// versionKey is VersionKey(v), written into the converter's text buffer.
+func (c *converter) versionKey(v state.Version) string {
+	if cap(c.text)-len(c.text) < 128+len(v.Stream)+2*len(v.Attr) {
+		c.text = make([]byte, 0, max(convText, 128+len(v.Stream)+2*len(v.Attr)))
+	}
+	start := len(c.text)
+	c.text = appendVersionKey(c.text, v)
+	return shared(c.text[start:])
 }
 
 // Extract reads a dotted path from a decoded item (numbers as json.Number) and converts

@@ -1,10 +1,10 @@
 package warehouse
 
 import (
-	"encoding/hex"
 	"encoding/json"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/streamhub/streamhub/state"
 )
@@ -42,20 +42,23 @@ import (
 // absent attribute lowest, numbers before strings. Exponents beyond ±4999 (DynamoDB
 // numbers stay within ±130) are clamped.
 func VersionKey(v state.Version) string {
-	b := make([]byte, 0, 96+len(v.Stream)+2*len(v.Attr))
+	return string(appendVersionKey(make([]byte, 0, 96+len(v.Stream)+2*len(v.Attr)), v))
+}
+
+// appendVersionKey appends VersionKey(v) to b.
+func appendVersionKey(b []byte, v state.Version) []byte {
 	b = appendAttrKey(b, v)
 	b = append(b, '~')
-	ms := max(v.CreatedAt, 0)
-	b = appendPadded(b, strconv.FormatInt(ms, 10), 19)
+	var digits [20]byte
+	b = appendPadded(b, strconv.AppendInt(digits[:0], max(v.CreatedAt, 0), 10), 19)
 	b = append(b, '~')
 	seq := strings.TrimLeft(v.Seq, "0")
 	b = appendPadded(b, seq, 48)
 	b = append(b, '~')
-	b = append(b, v.Stream...)
-	return string(b)
+	return append(b, v.Stream...)
 }
 
-func appendPadded(b []byte, s string, width int) []byte {
+func appendPadded[S string | []byte](b []byte, s S, width int) []byte {
 	for i := len(s); i < width; i++ {
 		b = append(b, '0')
 	}
@@ -77,9 +80,11 @@ func appendAttrKey(b []byte, v state.Version) []byte {
 		return append(b, '0')
 	}
 	if v.Attr[0] == '"' {
-		var s string
-		if err := json.Unmarshal([]byte(v.Attr), &s); err != nil {
-			s = strings.TrimSuffix(strings.TrimPrefix(v.Attr, `"`), `"`)
+		s, ok := plainQuoted(v.Attr)
+		if !ok {
+			if err := json.Unmarshal([]byte(v.Attr), &s); err != nil {
+				s = strings.TrimSuffix(strings.TrimPrefix(v.Attr, `"`), `"`)
+			}
 		}
 		if sec, frac, ok := state.RFC3339Instant(s); ok {
 			b = append(b, 't')
@@ -88,7 +93,9 @@ func appendAttrKey(b []byte, v state.Version) []byte {
 			return append(b, '.')
 		}
 		b = append(b, 's')
-		b = hex.AppendEncode(b, []byte(s))
+		for i := 0; i < len(s); i++ {
+			b = append(b, hexDigits[s[i]>>4], hexDigits[s[i]&15])
+		}
 		return append(b, '.')
 	}
 	neg, digits, exp, ok := decimalParts(v.Attr)
@@ -113,6 +120,23 @@ func appendAttrKey(b []byte, v state.Version) []byte {
 		b = append(b, '9'-(digits[i]-'0'))
 	}
 	return append(b, 'z')
+}
+
+const hexDigits = "0123456789abcdef"
+
+// plainQuoted is the content of a quoted string of at least two bytes without
+// backslashes and of valid UTF-8: what json.Unmarshal gives when it is valid JSON, and
+// what trimming the quotes gives when it is not (a control character or an inner quote
+// makes it invalid), so appendAttrKey takes it as it is.
+func plainQuoted(q string) (string, bool) {
+	if len(q) < 2 || q[0] != '"' || q[len(q)-1] != '"' {
+		return "", false
+	}
+	in := q[1 : len(q)-1]
+	if strings.IndexByte(in, '\\') >= 0 || !utf8.ValidString(in) {
+		return "", false
+	}
+	return in, true
 }
 
 // decimalParts splits a JSON/DynamoDB number into its sign, significant digits (no
