@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -86,4 +87,35 @@ func TestIsObject(t *testing.T) {
 			t.Errorf("isObject(%q) = %v", doc, got)
 		}
 	}
+}
+
+var validDocs = []string{
+	``, ` `, `{}`, `[]`, `[ ]`, `{ }`, `{"a":1}`, ` {"a":[1,2,{"b":null}]} `, `{"a":1,}`, `[1,]`, `[,1]`, `{"a"}`, `{"a":}`,
+	`{1:2}`, `{"a":1 "b":2}`, `{"a":1}x`, `{"a":1}{}`, `0`, `-0`, `01`, `-`, `1.`, `.5`, `1.5e`, `1e+`, `1E-7`, `-12.34e+56`,
+	`true`, `tru`, `truex`, `[true,false,null]`, `nul`, `"a`, `"\u00e9"`, `"\u00g9"`, `"\x"`, `"\/\b\f\n\r\t\"\\"`,
+	"\"\x01\"", "\"\xff\xfe\"", "\"tab\there\"", "[1,\n\t2\r]", `{"a":[}`, `{"a":]}`, `[{]}`, `"\u12"`,
+	strings.Repeat("[", maxDepth) + strings.Repeat("]", maxDepth),
+	strings.Repeat("[", maxDepth+1) + strings.Repeat("]", maxDepth+1),
+	strings.Repeat(`{"a":`, maxDepth) + "1" + strings.Repeat("}", maxDepth),
+	strings.Repeat(`{"a":`, maxDepth+1) + "1" + strings.Repeat("}", maxDepth+1),
+}
+
+// TestValidJSON: validJSON is json.Valid.
+func TestValidJSON(t *testing.T) {
+	for _, doc := range append(validDocs, extractDocs...) {
+		if got, want := validJSON([]byte(doc)), json.Valid([]byte(doc)); got != want {
+			t.Errorf("validJSON(%.60q) = %v, json.Valid %v", doc, got, want)
+		}
+	}
+}
+
+func FuzzValidJSON(f *testing.F) {
+	for _, doc := range append(validDocs[:len(validDocs)-4], extractDocs...) {
+		f.Add([]byte(doc))
+	}
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		if got, want := validJSON(doc), json.Valid(doc); got != want {
+			t.Errorf("validJSON(%q) = %v, json.Valid %v", doc, got, want)
+		}
+	})
 }

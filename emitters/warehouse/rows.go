@@ -261,56 +261,20 @@ func Extract(item map[string]any, path, typ string) (any, error) {
 // convert turns a decoded JSON value (numbers as json.Number) into a projected column's
 // value (see Extract).
 func convert(cur any, typ string) (any, error) {
-	if cur == nil {
+	switch x := cur.(type) {
+	case nil:
 		return nil, nil
+	case string:
+		return convertString(x, typ)
+	case json.Number:
+		return convertNumber(x, typ)
 	}
 	switch typ {
-	case "string", "":
-		if s, ok := cur.(string); ok {
-			return s, nil
-		}
-	case "int":
-		if n, ok := cur.(json.Number); ok {
-			if i, err := strconv.ParseInt(string(n), 10, 64); err == nil {
-				return i, nil
-			}
-			f, err := strconv.ParseFloat(string(n), 64)
-			if err == nil && f == math.Trunc(f) && f >= -(1<<63) && f < 1<<63 {
-				return int64(f), nil
-			}
-			return nil, fmt.Errorf("%s is not an integer within 64 bits", n)
-		}
-	case "float":
-		if n, ok := cur.(json.Number); ok {
-			f, err := strconv.ParseFloat(string(n), 64)
-			if err != nil {
-				return nil, fmt.Errorf("%s does not fit a double", n)
-			}
-			return f, nil
-		}
 	case "bool":
 		if b, ok := cur.(bool); ok {
 			return b, nil
 		}
-	case "timestamp":
-		switch x := cur.(type) {
-		case string:
-			ts, err := time.Parse(time.RFC3339Nano, x)
-			if err != nil {
-				return nil, fmt.Errorf("%q is not an RFC 3339 time", x)
-			}
-			if ts.Year() < 1 || ts.Year() > 9999 {
-				return nil, fmt.Errorf("%q is out of range", x)
-			}
-			return ts.UTC(), nil
-		case json.Number:
-			f, err := strconv.ParseFloat(string(x), 64)
-			if err != nil || math.Abs(f) > 253402300799 {
-				return nil, fmt.Errorf("%s is not a time in epoch seconds", x)
-			}
-			sec, frac := math.Modf(f)
-			return time.Unix(int64(sec), int64(math.Round(frac*1e6))*1e3).UTC(), nil
-		}
+	case "string", "", "int", "float", "timestamp":
 	case "json":
 		b, err := json.Marshal(cur)
 		if err != nil {
@@ -321,6 +285,71 @@ func convert(cur any, typ string) (any, error) {
 		return nil, fmt.Errorf("unknown column type %q", typ)
 	}
 	return nil, fmt.Errorf("a JSON %s is not a %s", jsonKind(cur), typ)
+}
+
+// convertString is convert of a JSON string.
+func convertString(s, typ string) (any, error) {
+	switch typ {
+	case "string", "":
+		return s, nil
+	case "int", "float", "bool":
+	case "timestamp":
+		ts, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not an RFC 3339 time", s)
+		}
+		if ts.Year() < 1 || ts.Year() > 9999 {
+			return nil, fmt.Errorf("%q is out of range", s)
+		}
+		return ts.UTC(), nil
+	case "json":
+		b, err := json.Marshal(s)
+		if err != nil {
+			return nil, err
+		}
+		return b, nil
+	default:
+		return nil, fmt.Errorf("unknown column type %q", typ)
+	}
+	return nil, fmt.Errorf("a JSON string is not a %s", typ)
+}
+
+// convertNumber is convert of a JSON number.
+func convertNumber(n json.Number, typ string) (any, error) {
+	switch typ {
+	case "string", "", "bool":
+	case "int":
+		if i, err := strconv.ParseInt(string(n), 10, 64); err == nil {
+			return i, nil
+		}
+		f, err := strconv.ParseFloat(string(n), 64)
+		if err == nil && f == math.Trunc(f) && f >= -(1<<63) && f < 1<<63 {
+			return int64(f), nil
+		}
+		return nil, fmt.Errorf("%s is not an integer within 64 bits", n)
+	case "float":
+		f, err := strconv.ParseFloat(string(n), 64)
+		if err != nil {
+			return nil, fmt.Errorf("%s does not fit a double", n)
+		}
+		return f, nil
+	case "timestamp":
+		f, err := strconv.ParseFloat(string(n), 64)
+		if err != nil || math.Abs(f) > 253402300799 {
+			return nil, fmt.Errorf("%s is not a time in epoch seconds", n)
+		}
+		sec, frac := math.Modf(f)
+		return time.Unix(int64(sec), int64(math.Round(frac*1e6))*1e3).UTC(), nil
+	case "json":
+		b, err := json.Marshal(n)
+		if err != nil {
+			return nil, err
+		}
+		return b, nil
+	default:
+		return nil, fmt.Errorf("unknown column type %q", typ)
+	}
+	return nil, fmt.Errorf("a JSON number is not a %s", typ)
 }
 
 func jsonKind(v any) string {
