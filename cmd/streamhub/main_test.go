@@ -117,8 +117,9 @@ func TestCommandLine(t *testing.T) {
 			quiet:  []string{"s3cret-token"},
 		},
 		{name: "topology apply refuses the embedded broker", args: []string{"topology", "apply", "-c", good}, code: 1, stderr: []string{`kafka.brokers is "embedded"`, "apply is for real brokers"}},
-		{name: "bench processor -h", args: []string{"bench", "processor", "-h"}, code: 0, stderr: []string{"Usage: streamhub bench processor", "-records"}},
-		{name: "bench without a benchmark", args: []string{"bench"}, code: 2, stderr: []string{"Usage: streamhub bench processor"}},
+		{name: "bench processor -h", args: []string{"bench", "processor", "-h"}, code: 0, stderr: []string{"Usage: streamhub bench [all|processor", "bench processor: N DynamoDB Streams records", "-records"}},
+		// A bare "bench" runs every stage (minutes): the suite's own quick test covers it.
+		{name: "bench with an unknown stage", args: []string{"bench", "frob"}, code: 2, stderr: []string{`unexpected argument "frob"`, "Usage: streamhub bench [all|processor"}},
 		{name: "dev -h lists the knobs", args: []string{"dev", "-h"}, code: 0, stderr: []string{"Usage: streamhub dev", "-duration", "-api-listen"}},
 		{name: "dev with an unknown flag", args: []string{"dev", "--bogus"}, code: 2, stderr: []string{"-bogus"}},
 		{name: "dev with an extra argument", args: []string{"dev", "extra"}, code: 2, stderr: []string{`unexpected argument "extra"`}},
