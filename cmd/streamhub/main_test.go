@@ -129,20 +129,7 @@ func TestCommandLine(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			code, stdout, stderr := runCmd(t, tt.args...)
-			if code != tt.code {
-				t.Errorf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tt.code, stdout, stderr)
-			}
-			for _, want := range tt.stdout {
-				if !strings.Contains(stdout, want) {
-					t.Errorf("stdout lacks %q:\n%s", want, stdout)
-				}
-			}
-			for _, want := range tt.stderr {
-				if !strings.Contains(stderr, want) {
-					t.Errorf("stderr lacks %q:\n%s", want, stderr)
-				}
-			}
+			stdout, _ := checkRun(t, tt.args, tt.code, tt.stdout, tt.stderr)
 			for _, never := range tt.quiet {
 				if strings.Contains(stdout, never) {
 					t.Errorf("stdout shows %q:\n%s", never, stdout)
@@ -150,4 +137,25 @@ func TestCommandLine(t *testing.T) {
 			}
 		})
 	}
+}
+
+// checkRun runs the CLI with args and reports an exit code other than code, and any of
+// stdout's or stderr's wanted substrings that the output lacks; it returns the output.
+func checkRun(t *testing.T, args []string, code int, stdout, stderr []string) (string, string) {
+	t.Helper()
+	gotCode, gotOut, gotErr := runCmd(t, args...)
+	if gotCode != code {
+		t.Errorf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", gotCode, code, gotOut, gotErr)
+	}
+	for _, want := range stdout {
+		if !strings.Contains(gotOut, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, gotOut)
+		}
+	}
+	for _, want := range stderr {
+		if !strings.Contains(gotErr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, gotErr)
+		}
+	}
+	return gotOut, gotErr
 }
