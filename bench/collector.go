@@ -340,14 +340,7 @@ func loadCollector(ctx context.Context, o CollectorOptions, events []client.Even
 	elapsed := time.Since(start)
 	var sum client.Stats
 	for _, c := range clients {
-		s := c.Stats()
-		sum.Queued += s.Queued
-		sum.Sent += s.Sent
-		sum.Requests += s.Requests
-		sum.Retried += s.Retried
-		sum.Accepted += s.Accepted
-		sum.Rejected += s.Rejected
-		sum.Failed += s.Failed
+		sum = sum.Plus(c.Stats())
 	}
 	return float64(sum.Accepted) / elapsed.Seconds(), sum, errors.Join(errs...)
 }

@@ -346,14 +346,7 @@ func (ev *soakEvents) checkOutcomes(t *testing.T) {
 
 func (ev *soakEvents) stats() (c client.Stats) {
 	for _, cl := range ev.clients {
-		s := cl.Stats()
-		c.Queued += s.Queued
-		c.Sent += s.Sent
-		c.Requests += s.Requests
-		c.Retried += s.Retried
-		c.Accepted += s.Accepted
-		c.Rejected += s.Rejected
-		c.Failed += s.Failed
+		c = c.Plus(cl.Stats())
 	}
 	return c
 }

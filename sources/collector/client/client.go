@@ -174,6 +174,16 @@ type Stats struct {
 	QueueDepth int
 }
 
+// Plus is the sum of s and o, for totals over several clients.
+func (s Stats) Plus(o Stats) Stats {
+	return Stats{
+		Queued: s.Queued + o.Queued, Sent: s.Sent + o.Sent, Requests: s.Requests + o.Requests,
+		Retried: s.Retried + o.Retried, Accepted: s.Accepted + o.Accepted,
+		Rejected: s.Rejected + o.Rejected, Failed: s.Failed + o.Failed,
+		QueueDepth: s.QueueDepth + o.QueueDepth,
+	}
+}
+
 // Client batches and delivers events. Its methods are safe for concurrent use.
 type Client struct {
 	o   Options
