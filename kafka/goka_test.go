@@ -83,6 +83,7 @@ func TestGokaProcessorAndViewOnEmbeddedFindKeysFromAnyClient(t *testing.T) {
 	}
 	checkPartitions(ctx, t, conn, input, parts, nkeys)
 
+	// The processor writes its table through GokaProducerBuilder, as streamhub's do.
 	graph := goka.DefineGroup(goka.Group(group),
 		goka.Input(goka.Stream(input), new(codec.String), func(ctx goka.Context, msg any) { ctx.SetValue(msg) }),
 		goka.Persist(new(codec.String)),
@@ -91,7 +92,7 @@ func TestGokaProcessorAndViewOnEmbeddedFindKeysFromAnyClient(t *testing.T) {
 		goka.WithHasher(Murmur2Hasher),
 		goka.WithConsumerGroupBuilder(goka.ConsumerGroupBuilderWithConfig(conn.Sarama())),
 		goka.WithConsumerSaramaBuilder(goka.SaramaConsumerBuilderWithConfig(conn.Sarama())),
-		goka.WithProducerBuilder(goka.ProducerBuilderWithConfig(conn.Sarama())),
+		goka.WithProducerBuilder(GokaProducerBuilder(conn)),
 		goka.WithTopicManagerBuilder(tm()),
 		goka.WithStorageBuilder(storage.MemoryBuilder()),
 	)

@@ -11,7 +11,8 @@ import (
 )
 
 // gokaOptions are the processor options every streamhub processor shares: sarama settings
-// from the topology (oldest offset, read committed, acks=all, idempotence) and Kafka's
+// from the topology for the consumers (oldest offset, read committed), franz-go for the
+// producer (acks=all, idempotence; kafka.GokaProducerBuilder says why), and Kafka's
 // murmur2 partitioning, so topics written by any standard client are read in the right
 // partition (DESIGN.md, "Libraries").
 func gokaOptions(conn *kafka.Conn, clientID string, log *slog.Logger) []goka.ProcessorOption {
@@ -22,7 +23,7 @@ func gokaOptions(conn *kafka.Conn, clientID string, log *slog.Logger) []goka.Pro
 		goka.WithTopicManagerBuilder(goka.TopicManagerBuilderWithConfig(conn.Sarama(), kafka.GokaTopicManagerConfig(conn.Kafka()))),
 		goka.WithConsumerGroupBuilder(goka.ConsumerGroupBuilderWithConfig(conn.Sarama())),
 		goka.WithConsumerSaramaBuilder(goka.SaramaConsumerBuilderWithConfig(conn.Sarama())),
-		goka.WithProducerBuilder(goka.ProducerBuilderWithConfig(conn.Sarama())),
+		goka.WithProducerBuilder(kafka.GokaProducerBuilder(conn)),
 	}
 }
 
