@@ -41,8 +41,8 @@ import (
 //     shard, which is what AWS Lambda's own poller does and stays under the DynamoDB
 //     Streams limit of 5 calls a second per shard (a lower poll_interval would be
 //     throttled on AWS); this wait is most of the view API's latency;
-//   - the processor and the view API have no latency settings (sarama's producer flushes
-//     every 5ms, kafka.DefaultSaramaTuning);
+//   - the processor and the view API have no latency settings (the processor's producer
+//     lingers 5ms, kafka.GokaProducerBuilder);
 //   - the PostgreSQL sink flushes on time, buffer.flush_time 500ms (count_records and
 //     size_bytes at their defaults are never reached at these rates): one transaction
 //     every half second is cheap for PostgreSQL and keeps the warehouse within a second.

@@ -42,7 +42,9 @@ var saramaVersion = sarama.V2_8_0_0
 //     Murmur2Hasher there too.
 //   - TLS and SASL (PLAIN, SCRAM-SHA-512, AWS_MSK_IAM) from the topology.
 //   - Producer batching and compression from DefaultSaramaTuning; change them
-//     with SaramaTuning.Apply.
+//     with SaramaTuning.Apply. They apply to sarama producers (goka emitters);
+//     streamhub's processors produce through GokaProducerBuilder, which has
+//     the same guarantees on franz-go.
 //
 // goka's own topic manager creates tables with replication 2, which a
 // one-broker cluster refuses: build it from GokaTopicManagerConfig.
@@ -108,8 +110,8 @@ func producerBackoff(retries, _ int) time.Duration {
 	return min(d, producerBackoffMax)
 }
 
-// SaramaTuning is the producer tuning a goka processor may change for
-// throughput. Every field is applied as is; start from DefaultSaramaTuning.
+// SaramaTuning is the tuning of a sarama producer (a goka emitter, or a goka
+// processor built with goka's own ProducerBuilder) for throughput. Every field is applied as is; start from DefaultSaramaTuning.
 //
 // A sarama producer sends a broker's buffered records when any one trigger
 // fires: FlushBytes buffered, FlushMessages buffered, or FlushFrequency since
