@@ -136,11 +136,7 @@ func TestConnSaramaReturnsIndependentCopies(t *testing.T) {
 
 func TestConnClientAppliesExtraOptionsAfterOurs(t *testing.T) {
 	ctx := testContext(t)
-	conn, err := Connect(ctx, testKafka("embedded"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := connectEmbedded(ctx, t)
 	if _, err := conn.EnsureTopics(ctx, specs(spec("extra", 3, false))); err != nil {
 		t.Fatal(err)
 	}

@@ -21,11 +21,7 @@ func TestGokaProcessorAndViewOnEmbeddedFindKeysFromAnyClient(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
 	defer cancel()
-	conn, err := Connect(ctx, testKafka("embedded"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := connectEmbedded(ctx, t)
 	const (
 		input = "dev.users.cdc"
 		group = "dev.users.state"
@@ -152,21 +148,9 @@ func TestGokaProcessorAndViewOnEmbeddedFindKeysFromAnyClient(t *testing.T) {
 // Partition picks for its key.
 func checkPartitions(ctx context.Context, t *testing.T, conn *Conn, topic string, parts int32, n int) {
 	t.Helper()
-	cl, err := conn.Client(kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	for seen := 0; seen < n; {
-		fs := cl.PollFetches(ctx)
-		if err := ctx.Err(); err != nil {
-			t.Fatalf("read %d of %d records: %v", seen, n, err)
+	readRecords(ctx, t, conn, topic, n, func(r *kgo.Record) {
+		if want := Partition(r.Key, parts); r.Partition != want {
+			t.Errorf("%s (%s) is in partition %d, murmur2 says %d", r.Key, r.Value, r.Partition, want)
 		}
-		fs.EachRecord(func(r *kgo.Record) {
-			seen++
-			if want := Partition(r.Key, parts); r.Partition != want {
-				t.Errorf("%s (%s) is in partition %d, murmur2 says %d", r.Key, r.Value, r.Partition, want)
-			}
-		})
-	}
+	})
 }

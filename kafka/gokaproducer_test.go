@@ -20,11 +20,7 @@ import (
 func TestGokaProducerPartitionsLikeSaramaAndFinishesPromisesWithOffsets(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t)
-	conn, err := Connect(ctx, testKafka("embedded"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := connectEmbedded(ctx, t)
 	const (
 		topic = "dev.users.state-table"
 		parts = 7
@@ -78,39 +74,27 @@ func TestGokaProducerPartitionsLikeSaramaAndFinishesPromisesWithOffsets(t *testi
 		t.Errorf("%d distinct partition/offset pairs in %d promises", len(offsets), n)
 	}
 
-	cl, err := conn.Client(kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	for seen := 0; seen < n; {
-		fs := cl.PollFetches(ctx)
-		if err := ctx.Err(); err != nil {
-			t.Fatalf("read %d of %d records: %v", seen, n, err)
+	readRecords(ctx, t, conn, topic, n, func(r *kgo.Record) {
+		key := string(r.Key)
+		if string(r.Value) != "v:"+key {
+			t.Errorf("%s: value %q", key, r.Value)
 		}
-		fs.EachRecord(func(r *kgo.Record) {
-			seen++
-			key := string(r.Key)
-			if string(r.Value) != "v:"+key {
-				t.Errorf("%s: value %q", key, r.Value)
-			}
-			if _, ok := offsets[fmt.Sprintf("%d/%d", r.Partition, r.Offset)]; !ok {
-				t.Errorf("%s at %d/%d: no promise reported it", key, r.Partition, r.Offset)
-			}
-			headers := map[string]string{}
-			for _, h := range r.Headers {
-				headers[h.Key] = string(h.Value)
-			}
-			var i int
-			fmt.Sscanf(key, `["user#%d"]`, &i)
-			switch {
-			case i%2 == 0 && len(headers) != 0:
-				t.Errorf("%s: headers %v on a plain Emit", key, headers)
-			case i%2 == 1 && (len(headers) != 2 || headers["streamhub-reason"] != "r:"+key):
-				t.Errorf("%s: headers %v", key, headers)
-			}
-		})
-	}
+		if _, ok := offsets[fmt.Sprintf("%d/%d", r.Partition, r.Offset)]; !ok {
+			t.Errorf("%s at %d/%d: no promise reported it", key, r.Partition, r.Offset)
+		}
+		headers := map[string]string{}
+		for _, h := range r.Headers {
+			headers[h.Key] = string(h.Value)
+		}
+		var i int
+		fmt.Sscanf(key, `["user#%d"]`, &i)
+		switch {
+		case i%2 == 0 && len(headers) != 0:
+			t.Errorf("%s: headers %v on a plain Emit", key, headers)
+		case i%2 == 1 && (len(headers) != 2 || headers["streamhub-reason"] != "r:"+key):
+			t.Errorf("%s: headers %v", key, headers)
+		}
+	})
 }
 
 // A record the cluster cannot take fails its promise (goka then stops the
@@ -119,11 +103,7 @@ func TestGokaProducerPartitionsLikeSaramaAndFinishesPromisesWithOffsets(t *testi
 func TestGokaProducerFailsPromisesItCannotDeliver(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t)
-	conn, err := Connect(ctx, testKafka("embedded"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := connectEmbedded(ctx, t)
 	p, err := GokaProducerBuilder(conn, kgo.RecordDeliveryTimeout(2*time.Second))(conn.Brokers(), "goka-producer-test", Murmur2Hasher)
 	if err != nil {
 		t.Fatal(err)

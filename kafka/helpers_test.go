@@ -34,6 +34,38 @@ func startEmbedded(t *testing.T, opts ...kfake.Opt) *Embedded {
 	return e
 }
 
+// connectEmbedded connects to a new embedded broker on a free port, closed at cleanup.
+func connectEmbedded(ctx context.Context, t *testing.T) *Conn {
+	t.Helper()
+	conn, err := Connect(ctx, testKafka("embedded"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(conn.Close)
+	return conn
+}
+
+// readRecords reads topic from its start with franz-go until n records have
+// been passed to each.
+func readRecords(ctx context.Context, t *testing.T, conn *Conn, topic string, n int, each func(*kgo.Record)) {
+	t.Helper()
+	cl, err := conn.Client(kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	for seen := 0; seen < n; {
+		fs := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			t.Fatalf("%s: read %d of %d records: %v", topic, seen, n, err)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			seen++
+			each(r)
+		})
+	}
+}
+
 // testKafka is a topology kafka section for brokers, with the defaults the
 // topology package applies for an embedded broker.
 func testKafka(brokers ...string) topology.Kafka {

@@ -114,11 +114,7 @@ func TestGokaTopicManagerConfigUsesTopologyReplication(t *testing.T) {
 func TestSaramaIdempotentProducerAndReadCommittedGroupOnEmbedded(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t)
-	conn, err := Connect(ctx, testKafka("embedded"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := connectEmbedded(ctx, t)
 	const topic = "orders.cdc"
 	if _, err := conn.EnsureTopics(ctx, specs(spec(topic, 4, false))); err != nil {
 		t.Fatal(err)
