@@ -19,20 +19,10 @@ import (
 	"github.com/streamhub/streamhub/emitters"
 	"github.com/streamhub/streamhub/emitters/postgres"
 	"github.com/streamhub/streamhub/emitters/warehouse"
+	"github.com/streamhub/streamhub/internal/pgdsn"
 	"github.com/streamhub/streamhub/state"
 	"github.com/streamhub/streamhub/topology"
 )
-
-// DefaultPostgresDSN is the PostgreSQL of this machine and of CI (internal/pgtest's).
-const DefaultPostgresDSN = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-
-// PostgresDSN is STREAMHUB_TEST_PG_DSN, or DefaultPostgresDSN: the tests' PostgreSQL.
-func PostgresDSN() string {
-	if dsn := os.Getenv("STREAMHUB_TEST_PG_DSN"); dsn != "" {
-		return dsn
-	}
-	return DefaultPostgresDSN
-}
 
 // ErrPostgresUnreachable is returned (wrapped) when the benchmark cannot reach
 // PostgreSQL at all, so that a suite can skip the stage instead of failing.
@@ -66,7 +56,7 @@ func postgresReachable(ctx context.Context, dsn string) error {
 
 // PostgresOptions shape the PostgreSQL sink benchmark.
 type PostgresOptions struct {
-	// DSN of the PostgreSQL to use; default PostgresDSN(). The benchmark works in a
+	// DSN of the PostgreSQL to use; default pgdsn.Get(). The benchmark works in a
 	// schema of its own, dropped at the end.
 	DSN string
 	// Batch is the rows per flush (default 10,000, the flush loop's default
@@ -142,7 +132,7 @@ var benchItems = topology.Table{
 // in a schema of its own.
 func Postgres(ctx context.Context, o PostgresOptions) (res PostgresResult, err error) {
 	if o.DSN == "" {
-		o.DSN = PostgresDSN()
+		o.DSN = pgdsn.Get()
 	}
 	if o.Batch <= 0 {
 		o.Batch = 10_000

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/streamhub/streamhub/internal/pgdsn"
 )
 
 // Stages of the suite, in the order it runs them: the pipeline's order.
@@ -64,7 +66,7 @@ type SuiteOptions struct {
 	// measure start-up as much as throughput.
 	Quick bool
 	// PostgresDSN is the PostgreSQL of the postgres (and latency) stages; default
-	// PostgresDSN().
+	// pgdsn.Get().
 	PostgresDSN string
 	// Command is how the run was started, recorded with the result.
 	Command string
@@ -169,7 +171,7 @@ func Suite(ctx context.Context, o SuiteOptions) (SuiteResult, error) {
 		o.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
 	if o.PostgresDSN == "" {
-		o.PostgresDSN = PostgresDSN()
+		o.PostgresDSN = pgdsn.Get()
 	}
 	if _, err := ParseStages(strings.Join(o.Stages, ",")); err != nil {
 		return SuiteResult{}, fmt.Errorf("bench: %w", err)

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/streamhub/streamhub/bench"
+	"github.com/streamhub/streamhub/internal/pgdsn"
 	"github.com/streamhub/streamhub/topology"
 )
 
@@ -103,7 +104,7 @@ func benchSuite(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	markdown := fs.Bool("markdown", false, "print the table as Markdown")
 	readme := fs.String("readme", "", "rewrite the table between the bench markers of this Markdown file (README.md)")
 	from := fs.String("from", "", "render this saved --json result instead of running the stages")
-	dsn := fs.String("postgres", bench.PostgresDSN(), "PostgreSQL DSN of the postgres stage; unreachable: the stage is skipped")
+	dsn := fs.String("postgres", pgdsn.Get(), "PostgreSQL DSN of the postgres stage; unreachable: the stage is skipped")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -131,7 +132,7 @@ func benchSuite(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if len(list) > 0 {
 			cmd += " --stages " + strings.Join(list, ",")
 		}
-		if *dsn != bench.PostgresDSN() {
+		if *dsn != pgdsn.Get() {
 			cmd += " --postgres DSN"
 		}
 		res, err = bench.Suite(ctx, bench.SuiteOptions{Stages: list, Quick: *quick, PostgresDSN: *dsn, Command: cmd, Progress: stderr})

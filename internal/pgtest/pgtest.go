@@ -12,18 +12,15 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/streamhub/streamhub/internal/pgdsn"
 )
 
 // DefaultDSN is the PostgreSQL of this machine and of CI (.ci/run starts it).
-const DefaultDSN = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+const DefaultDSN = pgdsn.Default
 
 // DSN is STREAMHUB_TEST_PG_DSN, or DefaultDSN.
-func DSN() string {
-	if dsn := os.Getenv("STREAMHUB_TEST_PG_DSN"); dsn != "" {
-		return dsn
-	}
-	return DefaultDSN
-}
+func DSN() string { return pgdsn.Get() }
 
 // Unreachable skips (laptop) or fails (CI) a test that cannot reach PostgreSQL; what
 // names the tests being skipped.
