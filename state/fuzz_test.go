@@ -187,3 +187,10 @@ func ratOf(s string) (*big.Rat, bool) {
 	r, ok := new(big.Rat).SetString(t)
 	return r, ok
 }
+
+// FuzzParseRecordHeader: ParseRecordHeader accepts exactly what ParseRecord accepts and
+// gives the same header (see headerBothWays).
+func FuzzParseRecordHeader(f *testing.F) {
+	recordSeeds(f)
+	f.Fuzz(func(t *testing.T, b []byte) { headerBothWays(t, b) })
+}

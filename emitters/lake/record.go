@@ -174,12 +174,12 @@ func (d *decoder) add(r *kgo.Record) (string, error) {
 
 	if v := r.Value; v != nil {
 		if startsObject(v) && maybeCDC(v) {
-			if cdc, err := state.ParseRecord(v); err == nil {
-				// ParseRecord validated the JSON, UTF-8 included.
+			if cdc, err := state.ParseRecordHeader(v); err == nil {
+				// ParseRecordHeader validated the JSON, UTF-8 included.
 				x.kind = kindCDC
 				x.valueForm = valueJSON
 				x.value = d.jsonText(v)
-				d.fromCDC(x, cdc)
+				d.fromCDC(x, &cdc)
 			}
 		}
 		if x.kind != kindCDC {
@@ -226,7 +226,7 @@ func floorDiv(a, b int64) int64 {
 	return q
 }
 
-// maybeCDC is false for a value ParseRecord cannot accept: one without the member name
+// maybeCDC is false for a value ParseRecordHeader cannot accept: one without the member name
 // "dynamodb", written plainly or with an escape. It spares collector topics a parse.
 func maybeCDC(v []byte) bool {
 	return bytes.Contains(v, []byte(`"dynamodb"`)) || bytes.Contains(v, []byte(`\u`))
@@ -303,62 +303,23 @@ func (d *decoder) headers(x *rec, hs []kgo.RecordHeader) {
 	x.hdrN = n
 }
 
-func (d *decoder) fromCDC(x *rec, r *state.Record) {
-	x.eventName = r.EventName
+func (d *decoder) fromCDC(x *rec, h *state.RecordHeader) {
+	x.eventName = h.EventName
 	x.has |= hasEventName
-	if r.DynamoDB.SequenceNumber != "" {
-		x.seq = r.DynamoDB.SequenceNumber
+	if h.SequenceNumber != "" {
+		x.seq = h.SequenceNumber
 		x.has |= hasSeq
 	}
-	if r.DynamoDB.Keys != nil {
-		if keys, ok := d.plainKeys(r.DynamoDB.Keys); ok {
-			x.keys = keys
-			x.has |= hasKeys
-		}
+	if h.Keys != nil {
+		x.keys = span{direct: h.Keys}
+		x.has |= hasKeys
 	}
-	if n := r.DynamoDB.ApproximateCreationDateTime; n != "" {
+	if n := h.ApproximateCreationDateTime; n != "" {
 		if t, err := state.ParseEpochSeconds(n); err == nil && inRange(t.UnixMilli()) {
 			x.created = t.UnixMilli()
 			x.has |= hasCreated
 		}
 	}
-}
-
-// plainKeys is state.ToPlainJSON(keys) in the arena. Keys of string attributes (nearly
-// all) are written here without allocating: members sorted by name, strings in state's
-// canonical form, exactly as ToPlainJSON writes them; other keys go through it.
-func (d *decoder) plainKeys(keys map[string]state.AttributeValue) (span, bool) {
-	var buf [4]string
-	names := buf[:0]
-	simple := len(keys) <= len(buf)
-	for name, av := range keys {
-		if !simple || av.Type != state.TypeS {
-			simple = false
-			break
-		}
-		names = append(names, name)
-	}
-	off := len(d.arena)
-	if !simple {
-		b, err := state.ToPlainJSON(keys)
-		if err != nil {
-			return span{}, false
-		}
-		d.arena = append(d.arena, b...)
-		return span{off: off, end: len(d.arena), inArena: true}, true
-	}
-	slices.Sort(names)
-	d.arena = append(d.arena, '{')
-	for i, name := range names {
-		if i > 0 {
-			d.arena = append(d.arena, ',')
-		}
-		d.arena = jsonstr.Append(d.arena, name)
-		d.arena = append(d.arena, ':')
-		d.arena = jsonstr.Append(d.arena, keys[name].S)
-	}
-	d.arena = append(d.arena, '}')
-	return span{off: off, end: len(d.arena), inArena: true}, true
 }
 
 // envelope is the collector's event envelope, each field kept raw so that a field of the

@@ -575,30 +575,3 @@ func TestFlushErrors(t *testing.T) {
 type failingStore struct{ memStore }
 
 func (*failingStore) Put(context.Context, string, []byte) error { return errors.New("disk full") }
-
-// plainKeys writes string keys itself; it must write what state.ToPlainJSON writes.
-func TestPlainKeysMatchesState(t *testing.T) {
-	s := state.StringValue
-	for _, keys := range []map[string]state.AttributeValue{
-		{"pk": s("user#1")},
-		{"pk": s("user#1"), "sk": s("profile")},
-		{"sk": s("b"), "pk": s("a"), "Pk": s("c")},
-		{"pk": s("quote \" backslash \\ nl \n cr \r tab \t bs \b ff \f nul \x00 del \x7f")},
-		{"pk": s("unicode é ☃ 😀 \u2028"), "é": s("")},
-		{"a": s("1"), "b": s("2"), "c": s("3"), "d": s("4"), "e": s("5")}, // more than plainKeys sorts itself
-		{"pk": state.NumberValue("01.50"), "sk": s("x")},
-		{"pk": state.BinaryValue([]byte{0, 1, 2})},
-		{},
-	} {
-		want, err := state.ToPlainJSON(keys)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var d decoder
-		d.arena = append(d.arena, "junk"...)
-		got, ok := d.plainKeys(keys)
-		if !ok || string(got.bytes(d.arena)) != string(want) {
-			t.Errorf("plainKeys = %s, %v; ToPlainJSON = %s", got.bytes(d.arena), ok, want)
-		}
-	}
-}
