@@ -195,12 +195,9 @@ func getChangeParser(spec KeySpec) *changeParser {
 }
 
 func putChangeParser(p *changeParser) {
-	if cap(p.w.out) > 64<<10 || cap(p.w.tmp) > 64<<10 {
+	if !p.w.reset() {
 		return // see putPlainWriter
 	}
-	w := &p.w
-	w.out, w.spans, w.names, w.tmp = w.out[:0], w.spans[:0], w.names[:0], w.tmp[:0]
-	w.want, w.captured, w.capture = "", false, w.capture[:0]
 	p.l, p.f, p.spec, p.hasNew, p.old = lexer{}, recordFields{}, KeySpec{}, false, nil
 	p.key, p.strs = p.key[:0], p.strs[:0]
 	changeParsers.Put(p)

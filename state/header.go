@@ -63,10 +63,9 @@ func getHeaderSink() *headerSink { return headerSinks.Get().(*headerSink) }
 
 // putHeaderSink keeps a sink unless a huge record grew its buffers (see putPlainWriter).
 func putHeaderSink(s *headerSink) {
-	if cap(s.w.out) > 64<<10 || cap(s.w.tmp) > 64<<10 || cap(s.keys) > 64<<10 {
+	if !s.w.reset() || cap(s.keys) > maxPooledBuffer {
 		return
 	}
-	s.w.out, s.w.spans, s.w.names, s.w.tmp = s.w.out[:0], s.w.spans[:0], s.w.names[:0], s.w.tmp[:0]
 	s.keys, s.hasKeys = s.keys[:0], false
 	s.l, s.f = lexer{}, recordFields{} // they point into the record
 	headerSinks.Put(s)

@@ -148,12 +148,23 @@ func getPlainWriter() *plainWriter { return plainWriters.Get().(*plainWriter) }
 // putPlainWriter returns a writer to the pool unless a huge item grew its buffers: keeping
 // a 400 KB buffer per pooled writer would pin memory for the sake of rare records.
 func putPlainWriter(w *plainWriter) {
-	if cap(w.out) > 64<<10 || cap(w.tmp) > 64<<10 {
-		return
+	if w.reset() {
+		plainWriters.Put(w)
+	}
+}
+
+// maxPooledBuffer is the largest buffer a pooled parser keeps.
+const maxPooledBuffer = 64 << 10
+
+// reset empties w for its next record; it is false when w's buffers grew past
+// maxPooledBuffer and w should not be pooled.
+func (w *plainWriter) reset() bool {
+	if cap(w.out) > maxPooledBuffer || cap(w.tmp) > maxPooledBuffer {
+		return false
 	}
 	w.out, w.spans, w.names, w.tmp = w.out[:0], w.spans[:0], w.names[:0], w.tmp[:0]
 	w.want, w.captured, w.capture = "", false, w.capture[:0]
-	plainWriters.Put(w)
+	return true
 }
 
 func (w *plainWriter) name(m *member) []byte {
