@@ -27,7 +27,9 @@ bench:
 	$(GO) run ./cmd/streamhub bench --readme README.md
 
 fuzz:
-	$(GO) test ./state -run '^$$' -fuzz FuzzParseRecord -fuzztime 60s
+	$(GO) test ./state -run '^$$' -fuzz '^FuzzParseRecord$$' -fuzztime 60s
+	$(GO) test ./state -run '^$$' -fuzz '^FuzzParseRecordHeader$$' -fuzztime 60s
+	$(GO) test ./state -run '^$$' -fuzz '^FuzzParseChange$$' -fuzztime 60s
 	$(GO) test ./state -run '^$$' -fuzz FuzzValueUnmarshal -fuzztime 60s
 	$(GO) test ./sources/collector -run '^$$' -fuzz FuzzParseBody -fuzztime 60s
 	$(GO) test ./sources/collector -run '^$$' -fuzz FuzzValidate -fuzztime 60s
