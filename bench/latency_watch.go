@@ -157,12 +157,7 @@ func percentilesOf(ds []time.Duration) Percentiles {
 		return Percentiles{}
 	}
 	slices.Sort(ds)
-	rank := func(q float64) time.Duration {
-		// nearest rank: the smallest value with at least q of the values at or below it
-		i := int(q*float64(len(ds))+0.999999999) - 1
-		return ds[min(max(i, 0), len(ds)-1)]
-	}
-	return Percentiles{N: len(ds), P50: rank(0.50), P99: rank(0.99), Max: ds[len(ds)-1]}
+	return Percentiles{N: len(ds), P50: sortedQuantile(ds, 0.50), P99: sortedQuantile(ds, 0.99), Max: ds[len(ds)-1]}
 }
 
 // latViewWorkers is how many view API requests a round of polls has in flight.

@@ -359,6 +359,12 @@ func durationQuantile(ds []time.Duration, q float64) time.Duration {
 		return 0
 	}
 	slices.Sort(ds)
+	return sortedQuantile(ds, q)
+}
+
+// sortedQuantile is the nearest-rank q-quantile of sorted, non-empty ds: the smallest value
+// with at least q of the values at or below it.
+func sortedQuantile(ds []time.Duration, q float64) time.Duration {
 	i := int(q*float64(len(ds))+0.999999) - 1
 	return ds[min(max(i, 0), len(ds)-1)]
 }

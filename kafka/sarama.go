@@ -144,7 +144,7 @@ func DefaultSaramaTuning() SaramaTuning {
 	return SaramaTuning{
 		FlushBytes:        1 << 20,
 		FlushMessages:     0,
-		FlushFrequency:    5 * time.Millisecond,
+		FlushFrequency:    producerLinger,
 		Compression:       "lz4",
 		ChannelBufferSize: 256,
 	}
